@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Project targets of timerring. The modules themselves are described by
+# the root Kbuild (kbuild reads Kbuild, not this file, for M= builds).
+#
+#   make check        the full test run (static checks, builds against
+#                     three kernels, DKMS, userspace, three VM boots);
+#                     last line "N passed, N failed"
+#   make modules      build timerring.ko (+ timerring_kunit.ko) at the
+#                     repo root against KDIR (default: the test kernel)
+#   make run          boot a VM and run the showcase program
+#   make vm-shell     boot a VM with the module loaded, interactive shell
+#   make install      build for the running kernel and install (real hosts)
+#   make dkms-install install as a DKMS package (real hosts)
+# See doc/TESTBENCH.md.
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+VM := tools/vm
+OUT ?= out
+# KDIR: kernel build tree for `make modules`; empty = the cached test
+# kernel of $(VM)/build-kernel.sh (built on first use, ~30 min).
+KDIR ?=
+# Kernel for run / vm-shell: test (debug kernel) or deb6.1 / deb6.12
+# (Debian's stock kernels, modules built against their headers).
+RUN_KERNEL ?= test
+SHELL_KERNEL ?= test
+KVER ?= $(shell uname -r)
+INSTALL_KDIR ?= /lib/modules/$(KVER)/build
+DESTDIR ?=
+
+kdir = $${KDIR:-$$($(VM)/test-kernel.sh)}
+
+.PHONY: all deps kernel modules clean check check-static check-build \
+	check-vm run vm-shell install dkms-install dkms-uninstall help
+
+all: modules
+
+help:
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@$(VM)/deps.sh
+
+kernel: deps
+	@$(VM)/test-kernel.sh
+
+modules:
+	@k=$(kdir) && $(MAKE) -C "$$k" M=$(CURDIR) W=1 modules
+
+# What an M= build leaves behind (no kernel tree needed to remove it).
+clean:
+	rm -rf $(OUT)
+	find . -path ./.git -prune -o -path ./tools -prune -o -path ./selftests -prune -o \
+		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.a' -o -name modules.order \
+		-o -name Module.symvers -o -name '*.d' \) -type f -print0 | xargs -0r rm -f
+	[ ! -f selftests/Makefile ] || $(MAKE) -C selftests clean
+	[ ! -f tools/Makefile ] || $(MAKE) -C tools clean
+
+# The full test run: every leg, then the totals as the last line.
+check:
+	@$(VM)/check.sh all
+
+check-static:
+	@$(VM)/check.sh static
+
+check-build:
+	@$(VM)/check.sh build
+
+check-vm:
+	@$(VM)/check.sh vm
+
+# Build what a VM of kernel $(1) needs into $(OUT)/build/$(1); print the
+# image path.
+vm_prep = set -e; \
+	case "$(1)" in \
+	test) k=$(kdir); img=$$k/arch/x86/boot/bzImage ;; \
+	deb6.1|deb6.12) k=$$($(VM)/stock-kernels.sh kdir $(subst deb,,$(1))); \
+		img=$$($(VM)/stock-kernels.sh vmlinuz $(subst deb,,$(1))) ;; \
+	*) echo "unknown kernel $(1) (test, deb6.1, deb6.12)" >&2; exit 2 ;; \
+	esac; \
+	$(VM)/build-module.sh -o $(OUT)/build/$(1) -k "$$k" >$(OUT)/build-$(1).log 2>&1 || \
+		{ cat $(OUT)/build-$(1).log; exit 1; }; \
+	if [ -f selftests/Makefile ]; then $(MAKE) -s -C selftests KDIR="$$k" >/dev/null; fi; \
+	if [ -f tools/Makefile ]; then $(MAKE) -s -C tools >/dev/null; fi; \
+	if [ -f tools/demo/Makefile ]; then $(MAKE) -s -C tools/demo >/dev/null; fi; \
+	mods="$(OUT)/build/$(1)/timerring.ko"; \
+	[ "$(1)" = test ] && [ -f $(OUT)/build/$(1)/timerring_kunit.ko ] && \
+		mods="$$mods $(OUT)/build/$(1)/timerring_kunit.ko"; \
+	demo=$$(find tools -name timerring-demo -type f -perm -u+x 2>/dev/null | head -n1); \
+	$(VM)/mkinitramfs.sh -o $(OUT)/vm-$(2)/initramfs.cpio.gz \
+		$${demo:+-b $$demo} $$mods
+
+# Boot a VM and run the showcase (tools/**/timerring-demo) in it.
+run: deps
+	@mkdir -p $(OUT)/vm-run
+	@$(call vm_prep,$(RUN_KERNEL),run); \
+	$(VM)/run-vm.sh -k "$$img" -i $(OUT)/vm-run/initramfs.cpio.gz -m run \
+		-o $(OUT)/vm-run -T 900 || true; \
+	sed -n '/^##### BEGIN run showcase/,/^##### END run showcase/p' \
+		$(OUT)/vm-run/results.log | sed '1d;$$d'; \
+	grep -q '^##### TIMERRING-DONE' $(OUT)/vm-run/results.log || \
+		{ echo "run: the VM did not finish, see $(OUT)/vm-run/console.log"; exit 1; }; \
+	! grep -q '^# exit status [1-9]' $(OUT)/vm-run/results.log || \
+		{ echo "run: the showcase failed"; exit 1; }
+
+# Interactive: console on this terminal, Ctrl-A X quits.
+vm-shell: deps
+	@mkdir -p $(OUT)/vm-shell
+	@$(call vm_prep,$(SHELL_KERNEL),shell); \
+	exec $(VM)/run-vm.sh -k "$$img" -i $(OUT)/vm-shell/initramfs.cpio.gz \
+		-m shell -o $(OUT)/vm-shell
+
+# Real hosts only: build against the running kernel and install.
+install:
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) modules
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+	install -D -m 644 uapi/linux/timerring.h $(DESTDIR)/usr/include/linux/timerring.h
+
+dkms-install:
+	-dkms remove -m timerring -v $(VERSION) --all 2>/dev/null
+	rm -rf /usr/src/timerring-$(VERSION)
+	mkdir -p /usr/src/timerring-$(VERSION)
+	rsync -a --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' --exclude='*.mod*' \
+		dkms.conf Kbuild module uapi VERSION /usr/src/timerring-$(VERSION)/
+	dkms add -m timerring -v $(VERSION)
+	dkms build -m timerring -v $(VERSION)
+	dkms install -m timerring -v $(VERSION)
+	install -D -m 644 uapi/linux/timerring.h /usr/include/linux/timerring.h
+
+dkms-uninstall:
+	dkms remove -m timerring -v $(VERSION) --all
+	rm -rf /usr/src/timerring-$(VERSION)
+
+# bench, bench-vm, bench-check: tools/bench/bench.mk
+include tools/bench/bench.mk

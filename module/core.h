@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * timerring core: the id table, the hierarchical timing wheel and the
+ * completion ring writer. See wheel.c for the design and its numbers.
+ *
+ * Everything here is pure C: no locks, no sleeping, no allocation. The
+ * caller serialises all calls on one struct tr_core (the driver holds the
+ * instance lock) and provides the id table's chunks before arming ids in
+ * them (tr_table_install()).
+ */
+#ifndef _TIMERRING_CORE_H
+#define _TIMERRING_CORE_H
+
+#include "tr_env.h"
+#include <linux/timerring.h>
+
+/* Id table: 128 entries of 32 bytes, one 4 KiB chunk. */
+#define TR_CHUNK_SHIFT		7
+#define TR_CHUNK_IDS		BIT(TR_CHUNK_SHIFT)
+#define TR_CHUNK_MASK		(TR_CHUNK_IDS - 1)
+#define TR_NIL			U32_MAX
+
+/* Wheel: 8 levels of 64 slots, 48 bits of ticks. */
+#define TR_LVL_BITS		6
+#define TR_LVL_SLOTS		BIT(TR_LVL_BITS)
+#define TR_LVL_MASK		(TR_LVL_SLOTS - 1)
+#define TR_LEVELS		8
+#define TR_WHEEL_BITS		(TR_LEVELS * TR_LVL_BITS)
+#define TR_NR_BUCKETS		(TR_LEVELS * TR_LVL_SLOTS)
+
+/* Lists an entry can be on (tr_entry.where). */
+#define TR_L_PENDING		(TR_NR_BUCKETS + 0)	/* fired, not posted */
+#define TR_L_FAR		(TR_NR_BUCKETS + 1)	/* beyond the wheel */
+#define TR_L_FARDRAIN		(TR_NR_BUCKETS + 2)	/* being re-placed */
+#define TR_NR_LISTS		(TR_NR_BUCKETS + 3)
+#define TR_L_NONE		0xffffU			/* idle (not armed) */
+
+/* tr_entry.flags */
+#define TR_EF_SLACK		0x01
+#define TR_EF_PERIODIC		0x02
+
+/*
+ * One timer id: 32 bytes, whether armed or not. Ids are the links, so an
+ * entry needs no pointer; ids index the table directly.
+ */
+struct tr_entry {
+	u64 expires;		/* tick at which it is due */
+	u64 user_data;
+	u32 next;		/* next id on the same list, or TR_NIL */
+	u32 prev;		/* previous id on the same list, or TR_NIL */
+	u32 gen;		/* bumped by every successful ARM/MODIFY */
+	u16 where;		/* TR_L_* or a bucket, TR_L_NONE if idle */
+	u8 flags;		/* TR_EF_* */
+	u8 resv;
+};
+
+struct tr_list {
+	u32 head;
+	u32 tail;
+};
+
+/* struct io_uring_cqe, without its optional big_cqe tail. */
+struct tr_cqe {
+	u64 user_data;
+	s32 res;
+	u32 flags;
+};
+
+/* The completion ring as the kernel sees it. */
+struct tr_cq {
+	u32 *khead;		/* shared, written by userspace */
+	u32 *ktail;		/* shared, written here */
+	u32 *kflags;		/* shared, written here */
+	u32 *koverflow_pending;	/* shared, written here */
+	struct tr_cqe *cqes;	/* shared */
+	u32 mask;		/* private copies: never read back */
+	u32 entries;
+	u32 tail;
+	u32 cached_head;	/* head as read once per pass */
+	u32 space;		/* free slots as of that read */
+	u32 posted;		/* CQEs written since the last publish */
+};
+
+struct tr_stats {
+	u64 armed_total;
+	u64 modified_total;
+	u64 cancelled_total;
+	u64 expired_total;
+	u64 overflowed_total;
+	u64 cascades;
+	u64 ops_failed;
+	u64 lateness_hist[TIMERRING_LATENCY_BUCKETS];
+};
+
+struct tr_core {
+	/* wheel */
+	u64 elapsed;			/* wheel time, in ticks */
+	u64 occupied[TR_LEVELS];	/* one bit per non-empty slot */
+	u16 draining;			/* list being drained, or TR_L_NONE */
+	u32 far_stop;			/* last far entry to re-place */
+	u32 pending_nr;			/* entries on TR_L_PENDING */
+	u32 armed;			/* entries not TR_L_NONE */
+
+	/* id table */
+	u32 max_ids;
+	u32 nr_chunks;			/* max_ids / TR_CHUNK_IDS, rounded up */
+	u32 chunks_present;
+	u32 ivals_present;
+	struct tr_entry **chunk;	/* [nr_chunks], NULL until used */
+	u64 **ival;			/* [nr_chunks], periodic intervals */
+
+	/* time */
+	u64 res_ns;			/* tick length */
+	u64 now_ns;			/* clock as given by tr_set_now() */
+	u64 now_tick;			/* now_ns in whole ticks */
+
+	struct tr_cq cq;
+	struct tr_stats st;
+	struct tr_list lists[TR_NR_LISTS];
+};
+
+static inline struct tr_entry *tr_entry_get(const struct tr_core *c, u32 id)
+{
+	struct tr_entry *ch = c->chunk[id >> TR_CHUNK_SHIFT];
+
+	return ch ? &ch[id & TR_CHUNK_MASK] : NULL;
+}
+
+/* The entry of an id known to be in an installed chunk. */
+static inline struct tr_entry *tr_entry(const struct tr_core *c, u32 id)
+{
+	return &c->chunk[id >> TR_CHUNK_SHIFT][id & TR_CHUNK_MASK];
+}
+
+static inline bool tr_chunk_missing(const struct tr_core *c, u32 id)
+{
+	return !c->chunk[id >> TR_CHUNK_SHIFT];
+}
+
+static inline void tr_set_now(struct tr_core *c, u64 now_ns)
+{
+	c->now_ns = now_ns;
+	c->now_tick = div64_u64(now_ns, c->res_ns);
+}
+
+/* table.c */
+void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
+		  struct tr_entry **chunk_dir, u64 **ival_dir);
+void tr_table_install(struct tr_core *c, u32 chunk_idx, struct tr_entry *mem);
+void tr_table_install_ival(struct tr_core *c, u32 chunk_idx, u64 *mem);
+size_t tr_table_bytes(const struct tr_core *c);
+
+/* wheel.c: ops; all return a TIMERRING_OP_* result (>= 0 or -errno). */
+int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data,
+	   u64 ival, u8 flags);
+int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
+	      u64 ival, u8 flags);
+int tr_cancel(struct tr_core *c, u32 id);
+u32 tr_cancel_chunk(struct tr_core *c, u32 chunk_idx);
+
+/* wheel.c: time */
+u64 tr_next_tick(const struct tr_core *c);
+bool tr_advance(struct tr_core *c, u64 now_tick, u32 *budget);
+bool tr_flush(struct tr_core *c, u32 *budget);
+
+/* cq.c */
+void tr_cq_init(struct tr_cq *cq, void *base, u32 entries,
+		const struct timerring_cq_offsets *off);
+void tr_cq_layout(u32 entries, struct timerring_cq_offsets *off,
+		  size_t *size);
+void tr_cq_begin(struct tr_cq *cq);
+u32 tr_cq_end(struct tr_cq *cq, u32 pending_nr);
+u32 tr_cq_ready(const struct tr_cq *cq);
+
+static inline bool tr_cq_has_space(const struct tr_cq *cq)
+{
+	return cq->space != 0;
+}
+
+static inline void tr_cq_put(struct tr_cq *cq, u64 user_data, s32 res,
+			     u32 flags)
+{
+	struct tr_cqe *cqe = &cq->cqes[cq->tail & cq->mask];
+
+	cqe->user_data = user_data;
+	cqe->res = res;
+	cqe->flags = flags;
+	cq->tail++;
+	cq->space--;
+	cq->posted++;
+}
+
+/* Ticks <-> ns, rounding so that a timer never fires early. */
+static inline u64 tr_ns_to_tick_ceil(u64 ns, u64 res_ns)
+{
+	u64 rem;
+	u64 t = div64_u64_rem(ns, res_ns, &rem);
+
+	return t + (rem != 0);
+}
+
+static inline unsigned int tr_lateness_bucket(u64 late_ns)
+{
+	u64 us = late_ns / 1000;
+	unsigned int b = us < 2 ? 0 : fls64(us) - 1;
+
+	return min_t(unsigned int, b, TIMERRING_LATENCY_BUCKETS - 1);
+}
+
+#endif /* _TIMERRING_CORE_H */

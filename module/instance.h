@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * timerring driver: one struct tr_instance per open file.
+ */
+#ifndef _TIMERRING_INSTANCE_H
+#define _TIMERRING_INSTANCE_H
+
+#include <linux/atomic.h>
+#include <linux/eventfd.h>
+#include <linux/hrtimer.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "core.h"
+#include "batch.h"
+
+/* Entries handled per pass of the expiry path before yielding. */
+#define TR_PASS_BUDGET		4096
+/* Table chunks cancelled by CANCEL_ALL per lock hold. */
+#define TR_CANCEL_ALL_CHUNKS	64
+
+struct file;
+struct poll_table_struct;
+struct vm_area_struct;
+
+struct tr_batch_buf {
+	struct tr_prep_out out;
+	struct timerring_op ops[TR_BATCH_CHUNK];
+	s32 res[TR_BATCH_CHUNK];
+};
+
+struct tr_instance {
+	/* the core and everything the expiry path touches: under lock */
+	spinlock_t lock;
+	struct tr_core core;
+	u64 programmed;			/* tick the hrtimer is set for */
+	bool dead;			/* closing: do not re-arm */
+	u32 published_tail;		/* last tail stored to the ring */
+	u64 wakeups;
+	u64 batches;
+
+	struct hrtimer hrt;
+	struct work_struct work;
+	wait_queue_head_t wq;
+	struct eventfd_ctx __rcu *evfd;
+
+	/* setup state, under submit_mutex; ready is set once */
+	struct mutex submit_mutex;
+	bool ready;
+	u32 inst_id;
+	int node;
+	clockid_t clockid;
+	u32 last_impl;
+	struct timerring_params params;
+
+	/* the shared ring */
+	struct page **ring_pages;
+	unsigned int ring_nr_pages;
+	void *ring;
+	size_t ring_bytes;		/* mapping size (page aligned) */
+
+	struct tr_batch_buf *buf;	/* under submit_mutex */
+};
+
+/* main.c */
+extern unsigned int tr_max_timers;
+extern unsigned int tr_max_cq_entries;
+extern unsigned long tr_global_max_timers;
+extern atomic_long_t tr_global_chunks;
+
+/* instance.c */
+int tr_slab_init(void);
+void tr_slab_exit(void);
+struct tr_instance *tr_instance_alloc(void);
+void tr_instance_free(struct tr_instance *inst);
+int tr_instance_setup(struct tr_instance *inst,
+		      struct timerring_params *p);
+u64 tr_clock_now(const struct tr_instance *inst);
+bool tr_run(struct tr_instance *inst, u32 budget);
+void tr_program(struct tr_instance *inst);
+void tr_notify(struct tr_instance *inst, u32 posted);
+int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic);
+
+static inline bool tr_ready(struct tr_instance *inst)
+{
+	/* Pairs with the store-release at the end of setup. */
+	return smp_load_acquire(&inst->ready);
+}
+
+/* submit.c */
+long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
+		     size_t usize);
+
+/* memmap.c */
+int tr_ring_alloc(struct tr_instance *inst, size_t bytes);
+void tr_ring_free(struct tr_instance *inst);
+int tr_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* wait.c */
+__poll_t tr_poll(struct file *file, struct poll_table_struct *pt);
+long tr_ioctl_wait(struct tr_instance *inst, void __user *uarg, size_t usize);
+long tr_ioctl_eventfd(struct tr_instance *inst, void __user *uarg);
+void tr_eventfd_release(struct tr_instance *inst);
+
+/* stats.c */
+int tr_debugfs_init(void);
+void tr_debugfs_exit(void);
+void tr_stats_register(struct tr_instance *inst);
+void tr_stats_unregister(struct tr_instance *inst);
+long tr_ioctl_stats(struct tr_instance *inst, void __user *uarg,
+		    size_t usize);
+int tr_copy_struct_to_user(void __user *dst, size_t usize, const void *src,
+			   size_t ksize);
+
+/* simd.c */
+u32 tr_prep(const struct tr_prep *p, const struct timerring_op *ops, u32 n,
+	    struct tr_prep_out *out);
+u32 tr_impl_active(void);
+const char *tr_impl_name(u32 impl);
+int tr_simd_init(void);
+
+#endif /* _TIMERRING_INSTANCE_H */

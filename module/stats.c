@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * timerring statistics.
+ *
+ * Per instance: struct timerring_stats through TIMERRING_IOC_STATS (the
+ * owner only: it needs the fd). Globally: debugfs timerring/stats sums all
+ * open instances plus those already closed, and names the batch kernels in
+ * use; it shows counts only, never kernel pointers. The counters live in
+ * the core (struct tr_stats) and are updated under the instance lock, so
+ * they cost nothing extra on the fast path.
+ */
+#include <linux/debugfs.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+
+#include "instance.h"
+
+struct tr_stats_node {
+	struct list_head link;
+	struct tr_instance *inst;
+};
+
+static LIST_HEAD(tr_instances);
+static DEFINE_MUTEX(tr_instances_lock);
+static struct timerring_stats tr_closed;	/* under tr_instances_lock */
+static u64 tr_closed_instances;
+static struct dentry *tr_debugfs_dir;
+
+/* Copy out a struct the kernel may know as smaller or bigger than usize. */
+int tr_copy_struct_to_user(void __user *dst, size_t usize, const void *src,
+			   size_t ksize)
+{
+	size_t n = min(usize, ksize);
+
+	if (copy_to_user(dst, src, n))
+		return -EFAULT;
+	if (usize > ksize && clear_user((u8 __user *)dst + ksize,
+					usize - ksize))
+		return -EFAULT;
+	return 0;
+}
+
+static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
+{
+	struct tr_core *c = &inst->core;
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	spin_lock_bh(&inst->lock);
+	s->armed_now = c->armed;
+	s->armed_total = c->st.armed_total;
+	s->modified_total = c->st.modified_total;
+	s->cancelled_total = c->st.cancelled_total;
+	s->expired_total = c->st.expired_total;
+	s->overflowed_total = c->st.overflowed_total;
+	s->overflow_now = c->pending_nr;
+	s->batches = inst->batches;
+	s->ops_failed = c->st.ops_failed;
+	s->cascades = c->st.cascades;
+	s->wakeups = inst->wakeups;
+	s->mem_bytes = tr_table_bytes(c) + inst->ring_bytes +
+		       sizeof(*inst) + sizeof(*inst->buf);
+	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
+		s->lateness_hist[i] = c->st.lateness_hist[i];
+	spin_unlock_bh(&inst->lock);
+	s->resolution_ns = c->res_ns;
+	s->max_timers = c->max_ids;
+	s->cq_entries = c->cq.entries;
+	s->impl = READ_ONCE(inst->last_impl);
+}
+
+long tr_ioctl_stats(struct tr_instance *inst, void __user *uarg,
+		    size_t usize)
+{
+	struct timerring_stats s;
+
+	tr_stats_fill(inst, &s);
+	return tr_copy_struct_to_user(uarg, usize, &s, sizeof(s));
+}
+
+static void tr_stats_add(struct timerring_stats *sum,
+			 const struct timerring_stats *s)
+{
+	unsigned int i;
+
+	sum->armed_now += s->armed_now;
+	sum->armed_total += s->armed_total;
+	sum->modified_total += s->modified_total;
+	sum->cancelled_total += s->cancelled_total;
+	sum->expired_total += s->expired_total;
+	sum->overflowed_total += s->overflowed_total;
+	sum->overflow_now += s->overflow_now;
+	sum->dropped_total += s->dropped_total;
+	sum->batches += s->batches;
+	sum->ops_failed += s->ops_failed;
+	sum->cascades += s->cascades;
+	sum->wakeups += s->wakeups;
+	sum->mem_bytes += s->mem_bytes;
+	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
+		sum->lateness_hist[i] += s->lateness_hist[i];
+}
+
+void tr_stats_register(struct tr_instance *inst)
+{
+	struct tr_stats_node *n = kmalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+
+	/* Statistics are best effort: an instance works without a node. */
+	if (!n)
+		return;
+	n->inst = inst;
+	mutex_lock(&tr_instances_lock);
+	list_add_tail(&n->link, &tr_instances);
+	mutex_unlock(&tr_instances_lock);
+}
+
+void tr_stats_unregister(struct tr_instance *inst)
+{
+	struct tr_stats_node *n, *tmp;
+	struct timerring_stats s;
+
+	tr_stats_fill(inst, &s);
+	s.armed_now = 0;
+	s.overflow_now = 0;
+	s.mem_bytes = 0;
+	mutex_lock(&tr_instances_lock);
+	list_for_each_entry_safe(n, tmp, &tr_instances, link) {
+		if (n->inst == inst) {
+			list_del(&n->link);
+			kfree(n);
+			break;
+		}
+	}
+	tr_stats_add(&tr_closed, &s);
+	tr_closed_instances++;
+	mutex_unlock(&tr_instances_lock);
+}
+
+static int tr_stats_show(struct seq_file *m, void *v)
+{
+	struct timerring_stats sum, s;
+	struct tr_stats_node *n;
+	u64 open = 0;
+	unsigned int i;
+
+	mutex_lock(&tr_instances_lock);
+	sum = tr_closed;
+	list_for_each_entry(n, &tr_instances, link) {
+		tr_stats_fill(n->inst, &s);
+		tr_stats_add(&sum, &s);
+		open++;
+	}
+	seq_printf(m, "instances_open %llu\n", open);
+	seq_printf(m, "instances_closed %llu\n", tr_closed_instances);
+	mutex_unlock(&tr_instances_lock);
+
+	seq_printf(m, "armed_now %llu\n", sum.armed_now);
+	seq_printf(m, "armed_total %llu\n", sum.armed_total);
+	seq_printf(m, "modified_total %llu\n", sum.modified_total);
+	seq_printf(m, "cancelled_total %llu\n", sum.cancelled_total);
+	seq_printf(m, "expired_total %llu\n", sum.expired_total);
+	seq_printf(m, "overflowed_total %llu\n", sum.overflowed_total);
+	seq_printf(m, "overflow_now %llu\n", sum.overflow_now);
+	seq_printf(m, "dropped_total %llu\n", sum.dropped_total);
+	seq_printf(m, "batches %llu\n", sum.batches);
+	seq_printf(m, "ops_failed %llu\n", sum.ops_failed);
+	seq_printf(m, "cascades %llu\n", sum.cascades);
+	seq_printf(m, "wakeups %llu\n", sum.wakeups);
+	seq_printf(m, "mem_bytes %llu\n", sum.mem_bytes);
+	seq_printf(m, "chunks %ld\n", atomic_long_read(&tr_global_chunks));
+	seq_printf(m, "impl %s\n", tr_impl_name(tr_impl_active()));
+	seq_puts(m, "lateness_us_log2");
+	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
+		seq_printf(m, " %llu", sum.lateness_hist[i]);
+	seq_putc(m, '\n');
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tr_stats);
+
+int tr_debugfs_init(void)
+{
+	tr_debugfs_dir = debugfs_create_dir("timerring", NULL);
+	debugfs_create_file("stats", 0444, tr_debugfs_dir, NULL,
+			    &tr_stats_fops);
+	return 0;
+}
+
+void tr_debugfs_exit(void)
+{
+	debugfs_remove_recursive(tr_debugfs_dir);
+}

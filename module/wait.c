@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * timerring waiting: poll/epoll, TIMERRING_IOC_WAIT and eventfd.
+ *
+ * Every pass that publishes CQEs wakes the instance's wait queue (if it has
+ * sleepers) and signals the registered eventfd (unless userspace set
+ * TIMERRING_CQ_F_EVENTFD_DISABLED in the ring's flags): one wake-up per
+ * pass, not per CQE.
+ *
+ * Expirations that wait for ring space (the overflow list) are posted by
+ * the next expiry pass or by TIMERRING_IOC_WAIT and TIMERRING_IOC_SUBMIT,
+ * which flush it first: a consumer that sees TIMERRING_KFLAG_CQ_OVERFLOW
+ * after freeing space calls WAIT with min_complete = 0.
+ */
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/uaccess.h>
+
+#include "instance.h"
+
+/* CQEs published and not yet consumed, by the ring's (untrusted) head. */
+static u32 tr_cq_unread(struct tr_instance *inst)
+{
+	u32 head = READ_ONCE(*inst->core.cq.khead);
+	u32 n = READ_ONCE(inst->published_tail) - head;
+
+	return min(n, inst->core.cq.entries);
+}
+
+__poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
+{
+	struct tr_instance *inst = file->private_data;
+
+	if (!tr_ready(inst))
+		return EPOLLERR;
+	poll_wait(file, &inst->wq, pt);
+	/* Pairs with the store-release of tail in tr_cq_end(). */
+	smp_rmb();
+	if (tr_cq_unread(inst) || READ_ONCE(inst->core.pending_nr))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
+/* Post overflowed expirations into the space userspace has freed. */
+static void tr_flush_overflow(struct tr_instance *inst)
+{
+	if (READ_ONCE(inst->core.pending_nr) &&
+	    tr_run(inst, TR_PASS_BUDGET))
+		queue_work_node(inst->node, system_unbound_wq, &inst->work);
+}
+
+static bool tr_wait_done(struct tr_instance *inst, u32 min_complete)
+{
+	tr_flush_overflow(inst);
+	return tr_cq_unread(inst) >= min_complete;
+}
+
+static long tr_wait_sleep(struct tr_instance *inst, u32 min, s64 timeout_ns)
+{
+	if (!timeout_ns)
+		return -ETIME;
+	if (timeout_ns < 0)
+		return wait_event_interruptible(inst->wq,
+						tr_wait_done(inst, min));
+	return wait_event_interruptible_hrtimeout(inst->wq,
+						  tr_wait_done(inst, min),
+						  ns_to_ktime(timeout_ns));
+}
+
+long tr_ioctl_wait(struct tr_instance *inst, void __user *uarg, size_t usize)
+{
+	struct timerring_wait w;
+	long ret = 0;
+
+	ret = copy_struct_from_user(&w, sizeof(w), uarg, usize);
+	if (ret)
+		return ret;
+	if (w.flags || w.resv || w.min_complete > inst->core.cq.entries)
+		return -EINVAL;
+
+	if (!tr_wait_done(inst, w.min_complete)) {
+		ret = tr_wait_sleep(inst, w.min_complete, w.timeout_ns);
+		if (ret == -ERESTARTSYS)
+			ret = -EINTR;
+	}
+	w.ready = tr_cq_unread(inst);
+	if (copy_to_user(uarg, &w, min(usize, sizeof(w))))
+		return -EFAULT;
+	return ret;
+}
+
+long tr_ioctl_eventfd(struct tr_instance *inst, void __user *uarg)
+{
+	struct eventfd_ctx *ctx = NULL, *old;
+	s32 fd;
+
+	if (get_user(fd, (s32 __user *)uarg))
+		return -EFAULT;
+	if (fd != -1) {
+		if (fd < 0)
+			return -EBADF;
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	mutex_lock(&inst->submit_mutex);
+	old = rcu_replace_pointer(inst->evfd, ctx,
+				  lockdep_is_held(&inst->submit_mutex));
+	mutex_unlock(&inst->submit_mutex);
+	if (old) {
+		synchronize_rcu();
+		eventfd_ctx_put(old);
+	}
+	return 0;
+}
+
+void tr_eventfd_release(struct tr_instance *inst)
+{
+	struct eventfd_ctx *old = rcu_replace_pointer(inst->evfd, NULL, true);
+
+	if (old) {
+		synchronize_rcu();
+		eventfd_ctx_put(old);
+	}
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel helpers the timerring core uses, for building it in userspace
+ * (the way tools/testing/radix-tree builds lib/radix-tree.c).
+ */
+#ifndef _TR_USER_ENV_H
+#define _TR_USER_ENV_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <linux/types.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int8_t s8;
+typedef int16_t s16;
+typedef int32_t s32;
+typedef int64_t s64;
+
+#define U16_MAX		((u16)~0U)
+#define U32_MAX		((u32)~0U)
+#define U64_MAX		((u64)~0ULL)
+#define S64_MAX		((s64)(U64_MAX >> 1))
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define __aligned(x)	__attribute__((__aligned__(x)))
+#ifndef __always_inline
+#define __always_inline	inline __attribute__((__always_inline__))
+#endif
+#define __maybe_unused	__attribute__((__unused__))
+
+#define READ_ONCE(x)	(*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#define smp_load_acquire(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define smp_store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Each argument evaluated once, as in the kernel. */
+#define min(a, b)	({ typeof(a) _a = (a); typeof(b) _b = (b); \
+			   _a < _b ? _a : _b; })
+#define max(a, b)	({ typeof(a) _a = (a); typeof(b) _b = (b); \
+			   _a > _b ? _a : _b; })
+#define min_t(t, a, b)	({ t _a = (a); t _b = (b); _a < _b ? _a : _b; })
+#define max_t(t, a, b)	({ t _a = (a); t _b = (b); _a > _b ? _a : _b; })
+#define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * As in the kernel (x86: asm volatile): __builtin_prefetch() does not count
+ * as a side effect, so GCC's pure-const analysis lets it delete a helper
+ * that only loads and prefetches, and with it the prefetches.
+ */
+#if defined(__x86_64__)
+#define prefetch(p)							\
+	do {								\
+		asm volatile("prefetcht0 %0" : : "m" (*(const char *)(p))); \
+	} while (0)
+#define prefetchw(p)							\
+	do {								\
+		asm volatile("prefetchw %0" : : "m" (*(const char *)(p))); \
+	} while (0)
+#else
+#define prefetch(p)	__builtin_prefetch(p)
+#define prefetchw(p)	__builtin_prefetch((p), 1)
+#endif
+
+static inline int fls64(u64 x)
+{
+	return x ? 64 - __builtin_clzll(x) : 0;
+}
+
+static inline unsigned long __ffs64(u64 x)
+{
+	return __builtin_ctzll(x);
+}
+
+static inline u64 div64_u64(u64 a, u64 b)
+{
+	return a / b;
+}
+
+static inline u64 div64_u64_rem(u64 a, u64 b, u64 *rem)
+{
+	*rem = a % b;
+	return a / b;
+}
+
+#define BIT(n)		(1UL << (n))
+
+struct tr_core;
+struct tr_entry;
+
+static inline void tr_trace_expire(const struct tr_core *c __maybe_unused,
+				   u32 id __maybe_unused,
+				   const struct tr_entry *e __maybe_unused,
+				   u64 late_ns __maybe_unused)
+{
+}
+
+static inline void tr_trace_cascade(const struct tr_core *c __maybe_unused,
+				    unsigned int lvl __maybe_unused,
+				    unsigned int slot __maybe_unused)
+{
+}
+
+#endif /* _TR_USER_ENV_H */

@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the timerring core: wheel placement and cascades at every
+ * level boundary, exact expiry, wrap-around and the far list, the id
+ * table, the overflow list, periodic overruns, batch verdicts and ns ->
+ * tick rounding. Prints TAP.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "core.h"
+#include "batch.h"
+
+#define ULL(x)		((unsigned long long)(x))
+#define FAR_MASK	((1ULL << TR_WHEEL_BITS) - 1)
+
+static int tap_n, tap_failed;
+static bool cur_ok;
+
+#define T_ASSERT(cond, fmt, ...)					\
+	do {								\
+		if (!(cond)) {						\
+			if (cur_ok)					\
+				printf("# unit.c:%d: %s: " fmt "\n",	\
+				       __LINE__, #cond, ##__VA_ARGS__);	\
+			cur_ok = false;					\
+		}							\
+	} while (0)
+
+static void run(const char *name, void (*fn)(void))
+{
+	cur_ok = true;
+	fn();
+	printf("%s %d - %s\n", cur_ok ? "ok" : "not ok", ++tap_n, name);
+	if (!cur_ok)
+		tap_failed++;
+	fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct fx {
+	struct tr_core c;
+	struct tr_entry **dir;
+	u64 **ivdir;
+	u8 *ring;
+	struct tr_cqe *cqes;
+	u32 entries;
+	u32 head;
+};
+
+static struct fx *fx_new(u32 max_ids, u64 res_ns, u64 now_tick, u32 entries)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	u32 n = DIV_ROUND_UP(max_ids, TR_CHUNK_IDS);
+	struct timerring_cq_offsets off;
+	size_t size;
+
+	f->dir = calloc(n, sizeof(void *));
+	f->ivdir = calloc(n, sizeof(void *));
+	tr_cq_layout(entries, &off, &size);
+	f->ring = calloc(1, size);
+	if (!f->dir || !f->ivdir || !f->ring)
+		abort();
+	tr_core_init(&f->c, max_ids, res_ns, now_tick, f->dir, f->ivdir);
+	tr_cq_init(&f->c.cq, f->ring, entries, &off);
+	f->cqes = (struct tr_cqe *)(f->ring + off.cqes);
+	f->entries = entries;
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	u32 i;
+
+	for (i = 0; i < f->c.nr_chunks; i++) {
+		free(f->dir[i]);
+		free(f->ivdir[i]);
+	}
+	free(f->dir);
+	free(f->ivdir);
+	free(f->ring);
+	free(f);
+}
+
+static void fx_install(struct fx *f, u32 id, bool ival)
+{
+	u32 ci = id >> TR_CHUNK_SHIFT;
+
+	if (!f->dir[ci])
+		tr_table_install(&f->c, ci, aligned_alloc(4096, 4096));
+	if (ival && !f->ivdir[ci])
+		tr_table_install_ival(&f->c, ci,
+				      malloc(TR_CHUNK_IDS * sizeof(u64)));
+}
+
+static int fx_arm(struct fx *f, u32 id, u64 exp, u64 ud, u64 ival, u8 fl)
+{
+	fx_install(f, id, ival);
+	return tr_arm(&f->c, id, exp, ud, ival, fl);
+}
+
+/* One pass to @tick, unlimited budget; returns CQEs posted. */
+static u32 fx_pass(struct fx *f, u64 tick)
+{
+	u32 budget = U32_MAX;
+
+	tr_set_now(&f->c, tick * f->c.res_ns);
+	tr_cq_begin(&f->c.cq);
+	tr_flush(&f->c, &budget);
+	T_ASSERT(tr_advance(&f->c, tick, &budget), "advance not done");
+	tr_flush(&f->c, &budget);
+	return tr_cq_end(&f->c.cq, f->c.pending_nr);
+}
+
+/* Consume up to @max CQEs into @out; returns how many. */
+static u32 fx_consume(struct fx *f, struct tr_cqe *out, u32 max)
+{
+	u32 tail = smp_load_acquire(f->c.cq.ktail), n = 0;
+
+	while (f->head != tail && n < max) {
+		if (out)
+			out[n] = f->cqes[f->head & (f->entries - 1)];
+		n++;
+		f->head++;
+	}
+	smp_store_release(f->c.cq.khead, f->head);
+	return n;
+}
+
+/*
+ * Drive time the way the driver does, waking only at tr_next_tick(), until
+ * @id fires; returns the tick at which it fired (U64_MAX if it did not by
+ * @limit). Checks that no pass is needed between wake-ups.
+ */
+static u64 fx_run_until_fired(struct fx *f, u32 id, u64 limit)
+{
+	struct tr_cqe cqe;
+	int guard = 0;
+
+	while (guard++ < 1000) {
+		u64 t = tr_next_tick(&f->c);
+
+		if (t > limit)
+			return U64_MAX;
+		if (t < f->c.now_tick)
+			t = f->c.now_tick;
+		fx_pass(f, t);
+		while (fx_consume(f, &cqe, 1))
+			if (cqe.res == (s32)id)
+				return t;
+	}
+	T_ASSERT(0, "no progress");
+	return U64_MAX;
+}
+
+static unsigned int level_of(u64 exp, u64 w)
+{
+	u64 x = exp ^ w;
+
+	return (fls64(x) - 1) / TR_LVL_BITS;
+}
+
+/* ------------------------------------------------------------------ */
+
+static const u64 starts[] = {
+	0, 5, 63, 64 * 7 + 3, 4095, 262143, (1ULL << 24) - 1,
+	(1ULL << 30) - 2, (1ULL << 42) + 12345, (1ULL << 48) - 70,
+	3 * (1ULL << 48) + 12345, (5ULL << 48) - 1,
+};
+
+/*
+ * Timers at W + 64^k - 1, 64^k, 64^k + 1 for every k: placed on the level
+ * the scheme says (or the far list), not fired one tick early, fired at
+ * their tick, by a driver that only wakes at tr_next_tick(), with at most
+ * as many cascades as their level.
+ */
+static void test_levels(void)
+{
+	unsigned int i, k, d;
+
+	for (i = 0; i < ARRAY_SIZE(starts); i++) {
+		for (k = 0; k <= TR_LEVELS; k++) {
+			for (d = 0; d < 3; d++) {
+				u64 w = starts[i];
+				u64 delta = (1ULL << (TR_LVL_BITS * k)) - 1 + d;
+				u64 exp = w + delta, fired, casc;
+				struct fx *f;
+				struct tr_entry *e;
+				unsigned int lvl;
+
+				if (!delta)
+					continue;
+				f = fx_new(256, 1000, w, 64);
+				T_ASSERT(fx_arm(f, 7, exp, 99, 0, 0) == 1,
+					 "arm");
+				e = tr_entry(&f->c, 7);
+				lvl = level_of(exp, w);
+				if ((exp ^ w) >> TR_WHEEL_BITS)
+					T_ASSERT(e->where == TR_L_FAR,
+						 "W %llu E %llu where %u",
+						 ULL(w), ULL(exp), e->where);
+				else
+					T_ASSERT(e->where == lvl * TR_LVL_SLOTS +
+						 ((exp >> (lvl * TR_LVL_BITS)) &
+						  TR_LVL_MASK),
+						 "W %llu E %llu where %u",
+						 ULL(w), ULL(exp), e->where);
+				T_ASSERT(tr_next_tick(&f->c) <= exp,
+					 "next tick %llu > %llu",
+					 ULL(tr_next_tick(&f->c)), ULL(exp));
+				fired = fx_run_until_fired(f, 7, exp);
+				T_ASSERT(fired == exp,
+					 "W %llu E %llu fired at %llu",
+					 ULL(w), ULL(exp), ULL(fired));
+				casc = f->c.st.cascades;
+				T_ASSERT(casc <= TR_LEVELS, "%llu cascades",
+					 ULL(casc));
+				fx_free(f);
+
+				/* one jump to E - 1, then to E */
+				f = fx_new(256, 1000, w, 64);
+				fx_arm(f, 7, exp, 99, 0, 0);
+				T_ASSERT(fx_pass(f, exp - 1) == 0,
+					 "W %llu E %llu fired early",
+					 ULL(w), ULL(exp));
+				T_ASSERT(fx_pass(f, exp) == 1,
+					 "W %llu E %llu not fired on time",
+					 ULL(w), ULL(exp));
+				fx_free(f);
+
+				/* one jump past E */
+				f = fx_new(256, 1000, w, 64);
+				fx_arm(f, 7, exp, 99, 0, 0);
+				T_ASSERT(fx_pass(f, exp + 1) == 1,
+					 "W %llu E %llu not fired late",
+					 ULL(w), ULL(exp));
+				fx_free(f);
+			}
+		}
+	}
+}
+
+/* The end of every rotation of every level: W = j * 64^L - 1. */
+static void test_wrap(void)
+{
+	unsigned int lvl, j, d;
+
+	for (lvl = 1; lvl <= TR_LEVELS; lvl++) {
+		for (j = 1; j <= 3; j++) {
+			for (d = 1; d <= 66; d += 13) {
+				u64 w = j * (1ULL << (TR_LVL_BITS * lvl)) - 1;
+				u64 exp = w + d;
+				struct fx *f = fx_new(256, 1000, w, 64);
+
+				fx_arm(f, 1, exp, 1, 0, 0);
+				fx_arm(f, 2, w + (1ULL << (TR_LVL_BITS *
+						(lvl - 1))), 2, 0, 0);
+				T_ASSERT(fx_run_until_fired(f, 1, exp) == exp,
+					 "W %llu E %llu late", ULL(w),
+					 ULL(exp));
+				fx_free(f);
+			}
+		}
+	}
+}
+
+/* Timers around and beyond a 2^48 boundary, re-placed from the far list. */
+static void test_far(void)
+{
+	static const s64 offs[] = { -1, 0, 1, 63, 64, 4096 };
+	unsigned int i, j;
+
+	for (j = 1; j <= 4; j++) {
+		u64 b = j * (1ULL << TR_WHEEL_BITS);
+		u64 w = b - 5;
+
+		for (i = 0; i < ARRAY_SIZE(offs); i++) {
+			struct fx *f = fx_new(256, 1000, w, 64);
+			u64 e1 = b + offs[i], e2 = b + (1ULL << 48) + offs[i];
+
+			fx_arm(f, 1, e1, 1, 0, 0);
+			fx_arm(f, 2, e2, 2, 0, 0);
+			fx_arm(f, 3, U64_MAX, 3, 0, 0);
+			fx_arm(f, 4, tr_ns_to_tick_ceil(U64_MAX, 1000), 4, 0,
+			       0);
+			T_ASSERT(tr_entry(&f->c, 2)->where == TR_L_FAR,
+				 "E %llu not far", ULL(e2));
+			T_ASSERT(tr_entry(&f->c, 3)->where == TR_L_FAR,
+				 "U64_MAX not far");
+			T_ASSERT(fx_run_until_fired(f, 1, e1) == e1,
+				 "E %llu late", ULL(e1));
+			T_ASSERT(fx_run_until_fired(f, 2, e2) == e2,
+				 "E %llu late", ULL(e2));
+			T_ASSERT(tr_entry(&f->c, 3)->where == TR_L_FAR,
+				 "U64_MAX left the far list");
+			T_ASSERT(f->c.armed == 2, "armed %u", f->c.armed);
+			T_ASSERT(tr_next_tick(&f->c) ==
+				 (f->c.elapsed | FAR_MASK) + 1,
+				 "next tick %llu with only far timers",
+				 ULL(tr_next_tick(&f->c)));
+			fx_free(f);
+		}
+	}
+}
+
+/* Slack: late by at most max(1, timeout / 8), at most two cascades. */
+static void test_slack(void)
+{
+	unsigned int k;
+
+	for (k = 0; k < 60; k++) {
+		u64 w = 1000 + k * 7777;
+		u64 to = (1ULL << (k * 48 / 60)) + k;
+		u64 exp = w + to, eff;
+		struct fx *f = fx_new(256, 1000, w, 64);
+
+		fx_arm(f, 9, exp, 1, 0, TR_EF_SLACK);
+		eff = tr_entry(&f->c, 9)->expires;
+		T_ASSERT(eff >= exp && eff - exp <= max_t(u64, 1, to / 8),
+			 "timeout %llu: %llu -> %llu", ULL(to), ULL(exp),
+			 ULL(eff));
+		T_ASSERT(fx_pass(f, eff - 1) == 0, "slack fired early");
+		T_ASSERT(fx_run_until_fired(f, 9, eff) == eff, "slack late");
+		T_ASSERT(f->c.st.cascades <= 2, "timeout %llu: %llu cascades",
+			 ULL(to), ULL(f->c.st.cascades));
+		fx_free(f);
+	}
+}
+
+/* Periodic: F_MORE, overruns counted while waiting for ring space. */
+static void test_periodic(void)
+{
+	struct fx *f = fx_new(256, 1000, 100, 1);
+	struct tr_cqe cqe;
+	u32 fl;
+
+	T_ASSERT(fx_arm(f, 3, 110, 77, 10, 0) == 1, "arm");
+	T_ASSERT(fx_pass(f, 110) == 1, "first period");
+	fx_consume(f, &cqe, 1);
+	fl = TIMERRING_CQE_F_MORE | TIMERRING_CQE_F_PERIODIC |
+	     1 << TIMERRING_CQE_GEN_SHIFT;
+	T_ASSERT(cqe.flags == fl && cqe.res == 3 && cqe.user_data == 77,
+		 "cqe %#x", cqe.flags);
+	T_ASSERT(fx_pass(f, 120) == 1, "second period");
+	/* ring full: the 130 expiry waits, 140 and 150 are missed */
+	T_ASSERT(fx_pass(f, 155) == 0, "posted into a full ring");
+	T_ASSERT(f->c.pending_nr == 1 &&
+		 *f->c.cq.kflags == TIMERRING_KFLAG_CQ_OVERFLOW &&
+		 *f->c.cq.koverflow_pending == 1, "overflow not flagged");
+	fx_consume(f, &cqe, 1);
+	T_ASSERT(fx_pass(f, 155) == 1, "overflow not posted");
+	fx_consume(f, &cqe, 1);
+	T_ASSERT(cqe.flags == (fl | 2 << TIMERRING_CQE_OVERRUN_SHIFT),
+		 "overrun: flags %#x", cqe.flags);
+	T_ASSERT(*f->c.cq.kflags == 0, "kflags stuck");
+	T_ASSERT(tr_entry(&f->c, 3)->expires == 160, "next at %llu",
+		 ULL(tr_entry(&f->c, 3)->expires));
+	/* saturating overrun count */
+	T_ASSERT(fx_pass(f, 160) == 1, "period at 160");
+	T_ASSERT(fx_pass(f, 170 + 10 * 1000) == 0, "posted into full ring");
+	fx_consume(f, &cqe, 1);
+	T_ASSERT(fx_pass(f, 170 + 10 * 1000) == 1, "not posted");
+	fx_consume(f, &cqe, 1);
+	T_ASSERT(((cqe.flags >> TIMERRING_CQE_OVERRUN_SHIFT) & 0xff) == 255,
+		 "overrun not saturated: %#x", cqe.flags);
+	T_ASSERT(tr_cancel(&f->c, 3) == 0, "cancel periodic");
+	fx_free(f);
+
+	/* a late pass: one CQE counting the periods missed, not one each */
+	f = fx_new(256, 1000, 100, 64);
+	fx_arm(f, 3, 110, 77, 10, 0);
+	T_ASSERT(fx_pass(f, 110) == 1, "first period");
+	T_ASSERT(fx_pass(f, 200) == 1, "catch-up posted %u", f->c.cq.tail);
+	fx_consume(f, &cqe, 1);
+	fx_consume(f, &cqe, 1);
+	T_ASSERT(cqe.flags == (fl | 8 << TIMERRING_CQE_OVERRUN_SHIFT),
+		 "catch-up flags %#x", cqe.flags);
+	T_ASSERT(tr_entry(&f->c, 3)->expires == 210, "next at %llu",
+		 ULL(tr_entry(&f->c, 3)->expires));
+	fx_free(f);
+}
+
+/* Sparse ids allocate only their chunk; generation survives cancel. */
+static void test_table(void)
+{
+	u32 max_ids = 1U << 24, id = 5000000, i;
+	struct fx *f = fx_new(max_ids, 1000000, 0, 64);
+	size_t dirb = (size_t)(max_ids / TR_CHUNK_IDS) * 2 * sizeof(void *);
+	int r;
+
+	T_ASSERT(f->c.nr_chunks == max_ids / TR_CHUNK_IDS, "nr_chunks %u",
+		 f->c.nr_chunks);
+	T_ASSERT(tr_table_bytes(&f->c) == dirb, "empty table %zu",
+		 tr_table_bytes(&f->c));
+	T_ASSERT(tr_arm(&f->c, id, 10, 0, 0, 0) == -ENOMEM, "no chunk");
+	T_ASSERT(tr_cancel(&f->c, id) == -ENOENT, "cancel, no chunk");
+	T_ASSERT(tr_cancel_chunk(&f->c, id >> TR_CHUNK_SHIFT) == 0, "chunk");
+	fx_install(f, id, false);
+	T_ASSERT(tr_table_bytes(&f->c) == dirb + 4096, "one chunk %zu",
+		 tr_table_bytes(&f->c));
+	T_ASSERT(f->c.chunks_present == 1, "chunks %u", f->c.chunks_present);
+	T_ASSERT(tr_entry_get(&f->c, id) && !tr_entry_get(&f->c, id + 128) &&
+		 !tr_entry_get(&f->c, 0), "chunk mapping");
+	T_ASSERT(tr_entry_get(&f->c, (id & ~TR_CHUNK_MASK) + 127) ==
+		 tr_entry_get(&f->c, id & ~TR_CHUNK_MASK) + 127,
+		 "ids of a chunk not contiguous");
+	T_ASSERT(sizeof(struct tr_entry) == 32, "entry %zu bytes",
+		 sizeof(struct tr_entry));
+	T_ASSERT(tr_arm(&f->c, id, 10, 0, 0, 0) == 1, "arm");
+	T_ASSERT(tr_arm(&f->c, id, 10, 0, 0, 0) == -EEXIST, "arm twice");
+	T_ASSERT(tr_arm(&f->c, id + 1, 10, 0, 5, 0) == -ENOMEM,
+		 "periodic without interval array");
+	T_ASSERT(tr_modify(&f->c, id, 10, 0, 5, 0) == -ENOMEM,
+		 "periodic modify without interval array");
+	T_ASSERT(f->c.armed == 1, "armed %u", f->c.armed);
+	fx_install(f, id, true);
+	T_ASSERT(tr_table_bytes(&f->c) == dirb + 4096 + 1024, "ival %zu",
+		 tr_table_bytes(&f->c));
+	T_ASSERT(tr_modify(&f->c, id, 20, 0, 5, 0) ==
+		 (2 | TIMERRING_RES_REARMED), "modify");
+	T_ASSERT(tr_modify(&f->c, id + 1, 20, 0, 0, 0) == 1, "modify idle");
+	T_ASSERT(tr_cancel_chunk(&f->c, id >> TR_CHUNK_SHIFT) == 2, "chunk");
+	T_ASSERT(f->c.armed == 0, "armed %u", f->c.armed);
+	T_ASSERT(tr_cancel(&f->c, id) == -ENOENT, "cancel twice");
+	/* generation: 16 bits in results and CQEs, 32 in the entry */
+	for (i = 0; i < 65533; i++) {
+		r = tr_arm(&f->c, id, 10, 0, 0, 0);
+		tr_cancel(&f->c, id);
+	}
+	T_ASSERT(r == 0xffff, "gen %d", r);
+	r = tr_arm(&f->c, id, 10, 0, 0, 0);
+	T_ASSERT(r == 0, "gen wrap %d", r);
+	T_ASSERT(fx_pass(f, 10) == 1, "fire");
+	T_ASSERT(f->cqes[0].flags == 0 && f->cqes[0].res == (s32)id,
+		 "cqe flags %#x", f->cqes[0].flags);
+	fx_free(f);
+}
+
+/* The overflow list: FIFO, withdrawn by cancel and modify. */
+static void test_overflow(void)
+{
+	static const u32 ids[] = { 40, 3, 17, 200, 9, 120, 77, 1, 250, 64 };
+	struct fx *f = fx_new(256, 1000, 0, 4);
+	struct tr_cqe out[16];
+	u32 i, n, got[16], ng = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ids); i++)
+		fx_arm(f, ids[i], i < 6 ? 50 : 51, 1000 + i, 0, 0);
+	fx_arm(f, 5, 49, 999, 0, 0);
+	T_ASSERT(fx_pass(f, 60) == 4, "ring of 4");
+	T_ASSERT(f->c.pending_nr == 7 && *f->c.cq.koverflow_pending == 7 &&
+		 *f->c.cq.kflags == TIMERRING_KFLAG_CQ_OVERFLOW,
+		 "pending %u", f->c.pending_nr);
+	T_ASSERT(f->c.st.overflowed_total == 7, "overflowed %llu",
+		 ULL(f->c.st.overflowed_total));
+	T_ASSERT(tr_arm(&f->c, 77, 5, 0, 0, 0) == -EEXIST, "arm pending");
+	T_ASSERT(tr_cancel(&f->c, ids[5]) == 0, "cancel pending");
+	T_ASSERT(tr_modify(&f->c, ids[7], 1000, 0, 0, 0) ==
+		 (2 | TIMERRING_RES_REARMED), "modify pending");
+	T_ASSERT(f->c.pending_nr == 5, "pending %u", f->c.pending_nr);
+	fx_free(f);
+
+	/* drain by a slow consumer; one armed in the past queues last */
+	f = fx_new(256, 1000, 0, 4);
+	ng = 0;
+	for (i = 0; i < ARRAY_SIZE(ids); i++)
+		fx_arm(f, ids[i], i < 6 ? 50 : 51, 1000 + i, 0, 0);
+	fx_arm(f, 5, 49, 999, 0, 0);
+	fx_pass(f, 60);
+	tr_cancel(&f->c, ids[5]);
+	tr_modify(&f->c, ids[7], 1000, 0, 0, 0);
+	fx_arm(f, 100, 10, 5000, 0, 0);
+	for (i = 0; i < 20; i++) {
+		u32 k;
+
+		n = fx_consume(f, out, 1 + (i % 3));
+		for (k = 0; k < n && ng < ARRAY_SIZE(got); k++)
+			got[ng++] = out[k].user_data;
+		fx_pass(f, 60);
+	}
+	{
+		static const u32 want[] = { 999, 1000, 1001, 1002, 1003, 1004,
+					    1006, 1008, 1009, 5000 };
+
+		T_ASSERT(ng == ARRAY_SIZE(want), "%u CQEs", ng);
+		for (i = 0; i < ng && i < ARRAY_SIZE(want); i++)
+			T_ASSERT(got[i] == want[i], "CQE %u is %u, want %u",
+				 i, got[i], want[i]);
+	}
+	T_ASSERT(f->c.pending_nr == 0 && *f->c.cq.kflags == 0 &&
+		 *f->c.cq.koverflow_pending == 0, "overflow not cleared");
+	fx_free(f);
+}
+
+/* A consumer head claiming more than the ring only stalls the ring. */
+static void test_cq_head(void)
+{
+	struct fx *f = fx_new(256, 1000, 0, 8);
+	struct timerring_cq_offsets off;
+	size_t size;
+	u32 i;
+
+	tr_cq_layout(4096, &off, &size);
+	T_ASSERT(size == 256 + 4096 * 16 && off.cqes == 256 &&
+		 off.tail - off.head >= 64, "layout");
+	for (i = 0; i < 4; i++)
+		fx_arm(f, i, 5, i, 0, 0);
+	WRITE_ONCE(*f->c.cq.khead, 100);
+	T_ASSERT(fx_pass(f, 5) == 0, "posted past a bad head");
+	T_ASSERT(f->c.pending_nr == 4, "pending %u", f->c.pending_nr);
+	WRITE_ONCE(*f->c.cq.khead, (u32)-9);
+	T_ASSERT(fx_pass(f, 5) == 0, "posted past a bad head");
+	WRITE_ONCE(*f->c.cq.khead, 0);
+	T_ASSERT(fx_pass(f, 5) == 4, "not posted after fix");
+	T_ASSERT(tr_cq_ready(&f->c.cq) == 4, "ready %u",
+		 tr_cq_ready(&f->c.cq));
+	fx_free(f);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct vcase {
+	u8 opcode, flags;
+	u16 resv;
+	u32 id;
+	u64 expiry, interval;
+	s32 verdict;
+	const char *what;
+};
+
+static void test_verdicts(void)
+{
+	static const struct vcase cases[] = {
+		{ 0, 0, 0, 5, 1, 0, 0, "arm" },
+		{ 1, 0, 0, 5, 1, 0, 0, "modify" },
+		{ 2, 0, 0, 5, 0, 0, 0, "cancel" },
+		{ 3, 0, 0, 0, 0, 0, 0, "cancel-all" },
+		{ 4, 0, 0, 5, 1, 0, -EINVAL, "unknown opcode" },
+		{ 255, 0, 0, 5, 0, 0, -EINVAL, "opcode 255" },
+		{ 0, 4, 0, 5, 1, 0, -EINVAL, "unknown flag" },
+		{ 0, 0x80, 0, 5, 1, 0, -EINVAL, "flag 0x80" },
+		{ 0, 3, 0, 5, 1, 0, 0, "ABS|SLACK" },
+		{ 0, 0, 1, 5, 1, 0, -EINVAL, "resv" },
+		{ 2, 0, 0x8000, 5, 0, 0, -EINVAL, "cancel resv" },
+		{ 0, 0, 0, 5, 1, 999, -EINVAL, "interval < tick" },
+		{ 1, 0, 0, 5, 1, 1, -EINVAL, "interval 1 ns" },
+		{ 0, 0, 0, 5, 1, 1000, 0, "interval = tick" },
+		{ 0, 0, 0, 5, 1, U64_MAX, 0, "interval U64_MAX" },
+		{ 2, 0, 0, 5, 1, 0, -EINVAL, "cancel with expiry" },
+		{ 2, 0, 0, 5, 0, 1000, -EINVAL, "cancel with interval" },
+		{ 2, 1, 0, 5, 0, 0, -EINVAL, "cancel with ABS" },
+		{ 2, 2, 0, 5, 0, 0, -EINVAL, "cancel with SLACK" },
+		{ 3, 0, 0, 1, 0, 0, -EINVAL, "cancel-all id 1" },
+		{ 3, 0, 0, 100, 0, 0, -EINVAL, "cancel-all id >= max" },
+		{ 3, 0, 0, 0, 1, 0, -EINVAL, "cancel-all with expiry" },
+		{ 3, 0, 0, 0, 0, 1000, -EINVAL, "cancel-all with interval" },
+		{ 3, 1, 0, 0, 0, 0, -EINVAL, "cancel-all with flags" },
+		{ 0, 0, 0, 99, 1, 0, 0, "id max - 1" },
+		{ 0, 0, 0, 100, 1, 0, -ERANGE, "id max" },
+		{ 1, 0, 0, U32_MAX, 1, 0, -ERANGE, "modify id U32_MAX" },
+		{ 2, 0, 0, 100, 0, 0, -ERANGE, "cancel id max" },
+		{ 0, 0, 0, 100, 1, 5, -EINVAL, "EINVAL before ERANGE" },
+		{ 2, 0, 0, 100, 1, 0, -EINVAL, "cancel EINVAL before ERANGE" },
+		{ 0, 4, 0, 100, 1, 0, -EINVAL, "flag EINVAL before ERANGE" },
+	};
+	struct tr_prep p = { .now_ns = 5000, .res_ns = 1000, .max_ids = 100 };
+	static struct timerring_op ops[ARRAY_SIZE(cases)];
+	static struct tr_prep_out out;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		ops[i].opcode = cases[i].opcode;
+		ops[i].flags = cases[i].flags;
+		ops[i].resv = cases[i].resv;
+		ops[i].id = cases[i].id;
+		ops[i].expiry = cases[i].expiry;
+		ops[i].interval = cases[i].interval;
+	}
+	tr_prep_scalar(&p, ops, ARRAY_SIZE(cases), &out);
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		T_ASSERT(out.verdict[i] == cases[i].verdict,
+			 "%s: verdict %d, want %d", cases[i].what,
+			 out.verdict[i], cases[i].verdict);
+}
+
+struct tcase {
+	u8 flags;
+	u64 now_ns;
+	s64 ns_off;
+	u64 res_ns, expiry, interval;
+	u64 tick, ival;
+};
+
+static void test_ticks(void)
+{
+	static const struct tcase cases[] = {
+		/* relative: now + expiry, rounded up */
+		{ 0, 0, 0, 1000, 0, 0, 0, 0 },
+		{ 0, 0, 0, 1000, 1, 1000, 1, 1 },
+		{ 0, 0, 0, 1000, 1000, 1001, 1, 2 },
+		{ 0, 0, 0, 1000, 1001, 1999, 2, 2 },
+		{ 0, 999, 0, 1000, 1, 0, 1, 0 },
+		{ 0, 999, 0, 1000, 2, 0, 2, 0 },
+		{ 0, 1000000, 0, 1000000, 0, 0, 1, 0 },
+		{ 0, 1000001, 0, 1000000, 0, 0, 2, 0 },
+		{ 0, 1234567, 0, 1000000000, 1, 0, 1, 0 },
+		/* relative: saturates at U64_MAX, which never wraps */
+		{ 0, 5, 0, 1000, U64_MAX, 0, 18446744073709552ULL, 0 },
+		{ 0, 1, 0, 1000, U64_MAX - 1, 0, 18446744073709552ULL, 0 },
+		{ 0, U64_MAX, 0, 1000000000, U64_MAX, U64_MAX,
+		  18446744074ULL, 18446744074ULL },
+		{ 0, U64_MAX - 10, 0, 1000000, 10, 0, 18446744073710ULL, 0 },
+		/* absolute, moved by the namespace offset, clamped at 0 */
+		{ 1, 777, 0, 1000, 5000, 0, 5, 0 },
+		{ 1, 777, 0, 1000, 5001, 0, 6, 0 },
+		{ 1, 777, 3000, 1000, 5001, 0, 3, 0 },
+		{ 1, 777, 5001, 1000, 5001, 0, 0, 0 },
+		{ 1, 777, 9999, 1000, 5001, 0, 0, 0 },
+		{ 1, 777, S64_MAX, 1000, U64_MAX, 0, 9223372036854776ULL, 0 },
+		{ 1, 777, S64_MAX, 1000, S64_MAX, 0, 0, 0 },
+		/* a negative offset moves later, saturating at U64_MAX */
+		{ 1, 777, -3000, 1000, 5001, 0, 9, 0 },
+		{ 1, 777, -1, 1000, U64_MAX, 0, 18446744073709552ULL, 0 },
+		{ 1, 777, -1, 1000, U64_MAX - 1, 0, 18446744073709552ULL, 0 },
+		{ 1, 777, -S64_MAX - 1, 1000, 1ULL << 63, 0,
+		  18446744073709552ULL, 0 },
+		{ 1, 777, -S64_MAX - 1, 1000, 1, 0, 9223372036854776ULL, 0 },
+		{ 1, 777, 1, 1000, U64_MAX, 0, 18446744073709552ULL, 0 },
+		{ 1, 777, 2000, 1000, U64_MAX, 0, 18446744073709550ULL, 0 },
+		{ 1, 777, 0, 1000, U64_MAX, 0, 18446744073709552ULL, 0 },
+		{ 3, 777, 1, 1000, 1002, 0, 2, 0 },
+	};
+	static struct timerring_op op;
+	static struct tr_prep_out out;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct tcase *t = &cases[i];
+		struct tr_prep p = { .now_ns = t->now_ns, .ns_off = t->ns_off,
+				     .res_ns = t->res_ns, .max_ids = 10 };
+
+		op.opcode = TIMERRING_OP_ARM;
+		op.flags = t->flags;
+		op.expiry = t->expiry;
+		op.interval = t->interval;
+		tr_prep_scalar(&p, &op, 1, &out);
+		T_ASSERT(out.tick[0] == t->tick && out.ival[0] == t->ival,
+			 "case %u: tick %llu ival %llu, want %llu %llu", i,
+			 ULL(out.tick[0]), ULL(out.ival[0]), ULL(t->tick),
+			 ULL(t->ival));
+		/* never early: the tick starts at or after the expiry */
+		if (!(t->flags & TIMERRING_OPF_ABS) &&
+		    t->now_ns + t->expiry >= t->now_ns)
+			T_ASSERT((unsigned __int128)out.tick[0] * t->res_ns >=
+				 t->now_ns + t->expiry, "case %u early", i);
+	}
+	/* exhaustive small check of the rounding and of tr_set_now() */
+	for (i = 0; i < 5000; i++) {
+		u64 res = 1000 + (i % 7) * 333, ns = i * 911ULL;
+		u64 t = tr_ns_to_tick_ceil(ns, res);
+
+		T_ASSERT(t * res >= ns && (t == 0 || (t - 1) * res < ns),
+			 "ceil(%llu / %llu) = %llu", ULL(ns), ULL(res), ULL(t));
+	}
+}
+
+/* Many timers of one tick fire in arming order; modify moves to the end. */
+static void test_same_tick_fifo(void)
+{
+	struct fx *f = fx_new(1024, 1000, 1000, 1024);
+	struct tr_cqe out[600];
+	u32 i, n;
+
+	for (i = 0; i < 500; i++)
+		fx_arm(f, (i * 37) % 1000, 1000 + 4100, i, 0, 0);
+	tr_modify(&f->c, 0, 1000 + 4100, 500, 0, 0);
+	n = fx_pass(f, 1000 + 4100);
+	T_ASSERT(n == 500, "%u fired", n);
+	n = fx_consume(f, out, 600);
+	for (i = 0; i < n; i++)
+		T_ASSERT(out[i].user_data == i + 1, "CQE %u is %llu", i,
+			 ULL(out[i].user_data));
+	fx_free(f);
+}
+
+int main(void)
+{
+	printf("TAP version 13\n1..11\n");
+	run("wheel: placement, exact expiry at every level boundary",
+	    test_levels);
+	run("wheel: wrap-around at the end of each level rotation", test_wrap);
+	run("wheel: far list re-placement at 2^48 boundaries", test_far);
+	run("wheel: slack rounding bound and cascades", test_slack);
+	run("wheel: periodic F_MORE and overruns", test_periodic);
+	run("wheel: same-tick FIFO order", test_same_tick_fifo);
+	run("table: sparse chunks, ENOMEM, generations", test_table);
+	run("cq: overflow list FIFO, cancel and modify of pending",
+	    test_overflow);
+	run("cq: layout and bogus consumer head", test_cq_head);
+	run("batch: verdicts", test_verdicts);
+	run("batch: ns to tick rounding", test_ticks);
+	printf("# %d passed, %d failed\n", tap_n - tap_failed, tap_failed);
+	return tap_failed ? 1 : 0;
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * libtimerring: userspace access to /dev/timerring.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "timerring.h"
+
+static int tr_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, cmd, arg);
+	} while (ret < 0 && errno == EINTR && cmd != TIMERRING_IOC_WAIT);
+	return ret < 0 ? -errno : ret;
+}
+
+static void *tr_ptr(void *base, __u32 off)
+{
+	return (char *)base + off;
+}
+
+static int tr_map(struct timerring *tr)
+{
+	const struct timerring_cq_offsets *o = &tr->params.cq_off;
+	void *ptr;
+
+	if (!tr->params.mmap_size ||
+	    o->cqes + (__u64)tr->params.cq_entries *
+		sizeof(struct io_uring_cqe) > tr->params.mmap_size)
+		return -EPROTO;
+
+	ptr = mmap(NULL, tr->params.mmap_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_POPULATE, tr->fd,
+		   (off_t)tr->params.mmap_offset);
+	if (ptr == MAP_FAILED)
+		return -errno;
+
+	tr->ring_ptr = ptr;
+	tr->ring_sz = tr->params.mmap_size;
+	tr->cq.khead = tr_ptr(ptr, o->head);
+	tr->cq.ktail = tr_ptr(ptr, o->tail);
+	tr->cq.kring_mask = tr_ptr(ptr, o->ring_mask);
+	tr->cq.kring_entries = tr_ptr(ptr, o->ring_entries);
+	tr->cq.koverflow = tr_ptr(ptr, o->overflow);
+	tr->cq.cqes = tr_ptr(ptr, o->cqes);
+	tr->cq.uflags = tr_ptr(ptr, o->flags);
+	tr->cq.kflags = tr_ptr(ptr, o->kflags);
+	tr->cq.koverflow_pending = tr_ptr(ptr, o->overflow_pending);
+	/* Never trust the shared copies: userspace may scribble on them. */
+	tr->cq.ring_entries = tr->params.cq_entries;
+	tr->cq.ring_mask = tr->params.cq_entries - 1;
+	return 0;
+}
+
+int timerring_open_fd(struct timerring *tr, int fd,
+		      struct timerring_params *p)
+{
+	struct timerring_params defp;
+	int ret;
+
+	memset(tr, 0, sizeof(*tr));
+	tr->fd = -1;
+	if (!p) {
+		memset(&defp, 0, sizeof(defp));
+		defp.max_timers = TIMERRING_LIB_DEFAULT_MAX_TIMERS;
+		defp.clockid = CLOCK_MONOTONIC;
+		defp.numa_node = TIMERRING_NODE_CURRENT;
+		p = &defp;
+	}
+
+	ret = tr_ioctl(fd, TIMERRING_IOC_SETUP, p);
+	if (ret < 0)
+		return ret;
+
+	tr->fd = fd;
+	tr->params = *p;
+	ret = tr_map(tr);
+	if (ret < 0) {
+		tr->fd = -1;
+		return ret;
+	}
+	return 0;
+}
+
+int timerring_open(struct timerring *tr, struct timerring_params *p)
+{
+	int fd, ret;
+
+	fd = open(TIMERRING_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		memset(tr, 0, sizeof(*tr));
+		tr->fd = -1;
+		return ret;
+	}
+	ret = timerring_open_fd(tr, fd, p);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
+void timerring_close(struct timerring *tr)
+{
+	if (tr->ring_ptr)
+		munmap(tr->ring_ptr, tr->ring_sz);
+	if (tr->fd >= 0)
+		close(tr->fd);
+	memset(tr, 0, sizeof(*tr));
+	tr->fd = -1;
+}
+
+int timerring_submit(struct timerring *tr, const struct timerring_op *ops,
+		     unsigned int nr, __s32 *results, unsigned int flags,
+		     unsigned int *done, unsigned int *failed)
+{
+	struct timerring_submit s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	s.ops = (__u64)(uintptr_t)ops;
+	s.results = (__u64)(uintptr_t)results;
+	s.nr = nr;
+	s.flags = flags;
+
+	ret = tr_ioctl(tr->fd, TIMERRING_IOC_SUBMIT, &s);
+	if (ret < 0) {
+		s.done = 0;
+		s.failed = 0;
+	}
+	if (done)
+		*done = s.done;
+	if (failed)
+		*failed = s.failed;
+	return ret < 0 ? ret : (int)s.done;
+}
+
+int timerring_wait(struct timerring *tr, unsigned int min_complete,
+		   int64_t timeout_ns)
+{
+	struct timerring_wait w;
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	w.min_complete = min_complete;
+	w.timeout_ns = timeout_ns;
+
+	ret = tr_ioctl(tr->fd, TIMERRING_IOC_WAIT, &w);
+	return ret < 0 ? ret : (int)w.ready;
+}
+
+int timerring_register_eventfd(struct timerring *tr, int efd)
+{
+	__s32 v = efd;
+
+	return tr_ioctl(tr->fd, TIMERRING_IOC_EVENTFD, &v);
+}
+
+int timerring_unregister_eventfd(struct timerring *tr)
+{
+	return timerring_register_eventfd(tr, -1);
+}
+
+int timerring_stats(struct timerring *tr, struct timerring_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	return tr_ioctl(tr->fd, TIMERRING_IOC_STATS, st);
+}
+
+int timerring_version(int fd, struct timerring_version *v)
+{
+	int ret, own = -1;
+
+	if (fd < 0) {
+		own = open(TIMERRING_DEV_PATH, O_RDWR | O_CLOEXEC);
+		if (own < 0)
+			return -errno;
+		fd = own;
+	}
+	memset(v, 0, sizeof(*v));
+	ret = tr_ioctl(fd, TIMERRING_IOC_VERSION, v);
+	if (own >= 0)
+		close(own);
+	return ret;
+}
+
+uint64_t timerring_now(const struct timerring *tr)
+{
+	struct timespec ts;
+
+	if (clock_gettime((clockid_t)tr->params.clockid, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}

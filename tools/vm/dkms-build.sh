@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Check the DKMS package: dkms add + build of timerring against the
+# headers of kernel KVER, in a private DKMS and source tree under WORKDIR
+# (so the host's /var/lib/dkms and /usr/src are left alone), then remove
+# it again. Nothing is installed.
+#
+# usage: dkms-build.sh KVER WORKDIR
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+kver=${1:?usage: dkms-build.sh KVER WORKDIR}
+work=${2:?usage: dkms-build.sh KVER WORKDIR}
+
+ver=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/dkms.conf")
+if [ -f "$repo/VERSION" ] && [ "$(cat "$repo/VERSION")" != "$ver" ]; then
+	echo "dkms-build: dkms.conf says $ver, VERSION says $(cat "$repo/VERSION")" >&2
+	exit 1
+fi
+
+rm -rf "$work"
+mkdir -p "$work/src/timerring-$ver" "$work/tree"
+work=$(cd "$work" && pwd)
+src=(dkms.conf Kbuild module uapi)
+[ -f "$repo/VERSION" ] && src+=(VERSION)
+(cd "$repo" && rsync -a --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+	--exclude='*.mod*' "${src[@]}" "$work/src/timerring-$ver/")
+
+opts=(-m timerring -v "$ver" --sourcetree "$work/src" --dkmstree "$work/tree")
+cleanup() { dkms remove "${opts[@]}" --all >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+dkms add "${opts[@]}"
+rc=0
+dkms build "${opts[@]}" -k "$kver" || rc=$?
+# dkms keeps make.log in build/ on failure, under <kver>/<arch>/log/ on success.
+log=$(find "$work/tree/timerring/$ver" -name make.log | head -n1)
+[ -n "$log" ] && cp "$log" "$work/make.log" && cat "$log"
+[ $rc = 0 ] || { echo "dkms-build: dkms build failed ($rc)" >&2; exit 1; }
+ko=$(find "$work/tree/timerring/$ver/$kver" -name 'timerring.ko*' | head -n1)
+[ -n "$ko" ] || { echo "dkms-build: no timerring.ko built" >&2; exit 1; }
+echo "dkms-build: built $(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1) module $ko"
+if [ -n "$log" ] && grep -E '(warning|error):' "$log"; then
+	echo "dkms-build: warnings in the DKMS build" >&2
+	exit 1
+fi

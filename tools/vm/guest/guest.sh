@@ -1,0 +1,244 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The timerring guest test driver, run by /init with the mode as $1.
+#
+# Results go to the second serial port (/dev/ttyS1, a host file) in
+# sections that tools/vm/parse-results.py reads:
+#
+#	##### BEGIN <kind> <name>
+#	...
+#	##### END <kind> <name> rc=<exit status>
+#	...
+#	##### CHECK ok|fail <what>	(a check of the driver itself)
+#	##### TIMERRING-DONE
+#
+# The last line is written only when the run got to its end, so a panic
+# or a timeout shows as a missing end marker. Kernel command line knobs:
+#	trmode=check|run|shell	what to do (default check)
+#	trtimeout=SECONDS	per test program timeout (default 300)
+#	trleakwait=SECONDS	pause between the two kmemleak scans (default 5)
+#	trfilter=PATTERN	run only tests whose file name matches (glob)
+#	trleakbase=1		kmemleak scan + clear before the tests, so that
+#				leaks from boot do not count (costs a scan:
+#				~40 s on the TCG debug kernel)
+mode=${1:-check}
+mods=/lib/timerring
+tests=/opt/timerring/tests
+timeout=300
+leakwait=5
+filter='*'
+leakbase=0
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	trtimeout=*) timeout=${arg#trtimeout=} ;;
+	trleakwait=*) leakwait=${arg#trleakwait=} ;;
+	trfilter=*) filter=${arg#trfilter=} ;;
+	trleakbase=*) leakbase=${arg#trleakbase=} ;;
+	esac
+done
+
+# fd 3: results port. Raw, so nothing rewrites the bytes on the way.
+if [ -c /dev/ttyS1 ] && stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null; then
+	exec 3>/dev/ttyS1
+else
+	echo "guest: no /dev/ttyS1, results go to the console" >/dev/console
+	exec 3>/dev/console
+fi
+# What the guest says goes to the results and, through the kernel log, to
+# the console with a timestamp next to what the kernel said.
+kmsg() { echo "timerring-guest: $*" >/dev/kmsg 2>/dev/null || echo "timerring-guest: $*"; }
+log() { kmsg "$*"; echo "# guest: $*" >&3; }
+begin() { echo "##### BEGIN $1 $2" >&3; }
+end() { echo "##### END $1 $2 rc=$3" >&3; }
+
+# A check of the driver itself: bench STATUS DESCRIPTION.
+bench() {
+	if [ "$1" = 0 ]; then
+		echo "##### CHECK ok $2" >&3
+		kmsg "$2: ok"
+	else
+		echo "##### CHECK fail $2" >&3
+		kmsg "$2: FAILED ($1)"
+	fi
+}
+
+info() {
+	begin info guest
+	echo "mode=$mode kernel=$(uname -r) cpus=$(nproc)" >&3
+	grep -m1 'model name' /proc/cpuinfo >&3
+	grep -o -w -E 'avx2|avx512f|la57' /proc/cpuinfo | sort -u | tr '\n' ' ' >&3
+	echo >&3
+	ls /sys/devices/system/node/ | grep node >&3
+	echo "cmdline: $(cat /proc/cmdline)" >&3
+	ls -l $mods $tests /opt/timerring/bin 2>/dev/null >&3
+	end info guest 0
+}
+
+# insmod timerring.ko and check that /dev/timerring shows up.
+load_main() {
+	if [ ! -f $mods/timerring.ko ]; then
+		bench 1 "timerring.ko present in the initramfs"
+		return 1
+	fi
+	out=$(insmod $mods/timerring.ko 2>&1)
+	rc=$?
+	[ -n "$out" ] && log "insmod: $out"
+	bench $rc "insmod timerring.ko"
+	[ $rc = 0 ] || return 1
+	i=0
+	while [ ! -c /dev/timerring ] && [ $i -lt 50 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	[ -c /dev/timerring ]
+	bench $? "/dev/timerring appears"
+	chmod 666 /dev/timerring 2>/dev/null
+	return 0
+}
+
+kunit() {
+	[ -f $mods/timerring_kunit.ko ] || { log "no timerring_kunit.ko, KUnit skipped"; return 0; }
+	if [ ! -d /sys/kernel/debug/kunit ]; then
+		log "kernel has no KUnit debugfs"
+	fi
+	before=$(ls /sys/kernel/debug/kunit 2>/dev/null)
+	out=$(insmod $mods/timerring_kunit.ko 2>&1)
+	rc=$?
+	[ -n "$out" ] && log "insmod timerring_kunit.ko: $out"
+	bench $rc "insmod timerring_kunit.ko"
+	nsuites=0
+	for d in /sys/kernel/debug/kunit/*/; do
+		[ -f "$d/results" ] || continue
+		s=$(basename "$d")
+		case " $(echo $before) " in *" $s "*) continue ;; esac
+		begin kunit "$s"
+		cat "$d/results" >&3
+		end kunit "$s" 0
+		nsuites=$((nsuites + 1))
+	done
+	[ $nsuites -gt 0 ]
+	bench $? "timerring_kunit.ko ran KUnit suites"
+	if [ $rc = 0 ]; then
+		rmmod timerring_kunit
+		bench $? "rmmod timerring_kunit"
+	fi
+}
+
+run_tests() {
+	while read -r m; do
+		[ -n "$m" ] && bench 1 "test program $(basename "$m") was built"
+	done </timerring/missing
+	[ -d $tests ] || { log "no test programs"; return 0; }
+	for t in $tests/*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		n=$(basename "$t")
+		case "$n" in $filter) ;; *) continue ;; esac
+		kmsg "running $n"
+		begin test "$n"
+		start=$(date +%s)
+		(cd /tmp && exec timeout -s KILL "$timeout" "$t") >&3 2>&1 </dev/null
+		rc=$?
+		[ $rc = 137 ] && echo "# guest: $n killed after ${timeout}s" >&3
+		end test "$n" $rc
+		kmsg "$n: rc=$rc in $(( $(date +%s) - start ))s"
+	done
+}
+
+unload() {
+	lsmod | grep -q '^timerring ' || return 0
+	# kmemleak runs after the unload and cannot name the module's
+	# functions then: say where its text was.
+	log "timerring .text was at $(cat /sys/module/timerring/sections/.text 2>/dev/null)"
+	# An open instance pins the module: rmmod must refuse (EBUSY).
+	exec 4<>/dev/timerring
+	if rmmod timerring 2>/dev/null; then
+		bench 1 "rmmod refused while /dev/timerring is open"
+		exec 4>&-
+		return 0
+	fi
+	bench 0 "rmmod refused while /dev/timerring is open"
+	exec 4>&-
+	rmmod timerring
+	bench $? "rmmod timerring"
+	[ ! -e /dev/timerring ]
+	bench $? "/dev/timerring gone after rmmod"
+	# A second load/unload cycle catches state left behind by the first.
+	insmod $mods/timerring.ko && [ -c /dev/timerring ] && rmmod timerring
+	bench $? "reload and unload timerring"
+}
+
+kmemleak() {
+	f=/sys/kernel/debug/kmemleak
+	[ -w $f ] || { log "no kmemleak in this kernel"; return 0; }
+	echo scan >$f
+	sleep "$leakwait"
+	echo scan >$f
+	begin kmemleak scan
+	cat $f >&3
+	end kmemleak scan 0
+}
+
+kmemleak_baseline() {
+	f=/sys/kernel/debug/kmemleak
+	[ -w $f ] && [ "$leakbase" = 1 ] || return 0
+	# Forget what boot left behind: only leaks of the tests count.
+	echo scan >$f && echo clear >$f
+	kmsg "kmemleak baseline done"
+}
+
+dump_dmesg() {
+	begin dmesg kernel
+	dmesg >&3
+	end dmesg kernel 0
+}
+
+check() {
+	info
+	kmemleak_baseline
+	if load_main; then
+		kunit
+		run_tests
+		unload
+	fi
+	kmemleak
+	dump_dmesg
+}
+
+run() {
+	info
+	load_main
+	begin run showcase
+	demo=
+	for d in /opt/timerring/bin/timerring-demo /opt/timerring/bin/*; do
+		[ -f "$d" ] && [ -x "$d" ] && { demo=$d; break; }
+	done
+	if [ -n "$demo" ]; then
+		log "running $demo"
+		{ (cd /tmp && timeout -s KILL "$timeout" "$demo") 2>&1
+		  echo "# exit status $?"; } | tee /proc/self/fd/3
+	else
+		echo "no showcase program in /opt/timerring/bin (build one under tools/)" |
+			tee /proc/self/fd/3
+		ls -l $tests 2>/dev/null | tee /proc/self/fd/3
+	fi
+	end run showcase 0
+	dump_dmesg
+}
+
+shell() {
+	info
+	load_main
+	echo "timerring shell: modules in $mods, tests in $tests; exit to power off"
+	setsid cttyhack sh -l
+}
+
+case "$mode" in
+check) check ;;
+run) run ;;
+shell) shell ;;
+*) log "unknown mode $mode" ;;
+esac
+echo "##### TIMERRING-DONE" >&3
+# Closing the last fd of the port waits for its output to drain.
+exec 3>&-

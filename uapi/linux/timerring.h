@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * timerring: batched timers with an io_uring-compatible completion ring.
+ *
+ * Usage in short:
+ *
+ *	fd = open("/dev/timerring", O_RDWR | O_CLOEXEC);
+ *	struct timerring_params p = {
+ *		.max_timers = 1 << 20,
+ *		.clockid = CLOCK_MONOTONIC,
+ *		.numa_node = TIMERRING_NODE_CURRENT,
+ *	};
+ *	ioctl(fd, TIMERRING_IOC_SETUP, &p);
+ *	ring = mmap(NULL, p.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+ *		    fd, p.mmap_offset);
+ *	... fill struct timerring_op[] and ioctl(fd, TIMERRING_IOC_SUBMIT, &s);
+ *	... consume struct io_uring_cqe at ring + p.cq_off.cqes
+ *
+ * Every ioctl argument struct is extensible: the size encoded in the ioctl
+ * number is the size userspace was built with. The kernel accepts a smaller
+ * (older) struct and treats the missing tail as zero, and accepts a larger
+ * (newer) struct only if the bytes it does not know are zero (else E2BIG),
+ * as copy_struct_from_user() does. Every reserved field must be zero
+ * (else EINVAL). Output fields are written back up to the size given.
+ */
+#ifndef _UAPI_LINUX_TIMERRING_H
+#define _UAPI_LINUX_TIMERRING_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/const.h>
+
+#define TIMERRING_DEV_NAME	"timerring"
+#define TIMERRING_API_VERSION	1
+
+/* Setup flags (timerring_params.flags). */
+/* Clamp cq_entries / max_timers to the limits instead of failing. */
+#define TIMERRING_SETUP_CLAMP		_BITUL(0)
+#define TIMERRING_SETUP_ALL		(TIMERRING_SETUP_CLAMP)
+
+/* numa_node value meaning "the node of the CPU calling SETUP". */
+#define TIMERRING_NODE_CURRENT		(-1)
+
+/* Limits of timerring_params (the module may lower the maxima). */
+#define TIMERRING_CQ_ENTRIES_MIN	64U
+#define TIMERRING_CQ_ENTRIES_DEFAULT	4096U
+#define TIMERRING_CQ_ENTRIES_MAX	0x400000U	/* 2^22 */
+#define TIMERRING_MAX_TIMERS_MAX	0x40000000U	/* 2^30 */
+#define TIMERRING_RES_NS_MIN		1000ULL
+#define TIMERRING_RES_NS_DEFAULT	1000000ULL
+#define TIMERRING_RES_NS_MAX		1000000000ULL
+#define TIMERRING_BATCH_MAX		65536U
+
+/* Feature bits reported in timerring_params.features. */
+#define TIMERRING_FEAT_PERIODIC		_BITUL(0)
+#define TIMERRING_FEAT_SLACK		_BITUL(1)
+#define TIMERRING_FEAT_TIMENS		_BITUL(2)
+#define TIMERRING_FEAT_EVENTFD		_BITUL(3)
+#define TIMERRING_FEAT_NODROP		_BITUL(4)
+
+/*
+ * Offsets of the completion ring fields inside the mapping. The first nine
+ * fields have exactly the layout of struct io_cqring_offsets, so code that
+ * fills a liburing struct io_uring_cq from io_cqring_offsets can fill it
+ * from this struct the same way.
+ */
+struct timerring_cq_offsets {
+	__u32 head;		/* __u32, written by userspace (release) */
+	__u32 tail;		/* __u32, written by the kernel (release) */
+	__u32 ring_mask;	/* __u32, ring_entries - 1 */
+	__u32 ring_entries;	/* __u32, a power of two */
+	__u32 overflow;		/* __u32, CQEs dropped: always 0 (NODROP) */
+	__u32 cqes;		/* struct io_uring_cqe[ring_entries] */
+	__u32 flags;		/* __u32, written by userspace, see CQ_F */
+	__u32 resv1;
+	__u64 user_addr;	/* always 0: the kernel allocates the ring */
+	/* timerring extensions */
+	__u32 kflags;		/* __u32, written by the kernel, see KFLAG */
+	__u32 overflow_pending;	/* __u32, expirations waiting for space */
+	__u64 resv2;
+};
+
+/* Kernel-written ring flags (at cq_off.kflags). */
+/* Expirations wait on the overflow list: consume CQEs, then call WAIT. */
+#define TIMERRING_KFLAG_CQ_OVERFLOW	_BITUL(0)
+
+/* User-written ring flags (at cq_off.flags), like IORING_CQ_EVENTFD_*. */
+#define TIMERRING_CQ_F_EVENTFD_DISABLED	_BITUL(0)
+
+/* TIMERRING_IOC_SETUP argument. */
+struct timerring_params {
+	__u32 cq_entries;	/* in: 0 = default; out: actual, power of 2 */
+	__u32 max_timers;	/* in: ids are [0, max_timers); out: actual */
+	__u32 clockid;		/* CLOCK_MONOTONIC or CLOCK_BOOTTIME */
+	__u32 flags;		/* TIMERRING_SETUP_* */
+	__u64 resolution_ns;	/* in: tick length, 0 = 1 ms; out: actual */
+	__s32 numa_node;	/* in: node or TIMERRING_NODE_CURRENT; out */
+	__u32 features;		/* out: TIMERRING_FEAT_* */
+	__u64 mmap_offset;	/* out: pass to mmap() */
+	__u64 mmap_size;	/* out: length to pass to mmap() */
+	struct timerring_cq_offsets cq_off;	/* out */
+	__u64 resv[4];		/* must be zero */
+};
+
+/* Opcodes (timerring_op.opcode). */
+enum {
+	/*
+	 * Arm an idle id. Result: the new generation (>= 0), or -EEXIST if
+	 * the id is armed (or its expiration waits for ring space).
+	 */
+	TIMERRING_OP_ARM = 0,
+	/*
+	 * Re-arm an id whether it is armed or not (mod_timer semantics).
+	 * Result: new generation | TIMERRING_RES_REARMED if a pending arm
+	 * (or an expiration still waiting for ring space) was replaced: that
+	 * arm then ends here and never produces a CQE.
+	 */
+	TIMERRING_OP_MODIFY = 1,
+	/*
+	 * Cancel an armed id. Result: 0, or -ENOENT if it was not armed
+	 * (never armed, already delivered, or already cancelled). A pending
+	 * expiration on the overflow list is withdrawn and reports 0.
+	 */
+	TIMERRING_OP_CANCEL = 2,
+	/* Cancel every armed id (id must be 0). Result: number cancelled. */
+	TIMERRING_OP_CANCEL_ALL = 3,
+	TIMERRING_OP_LAST,
+};
+
+/* Op flags (timerring_op.flags). */
+/* expiry is absolute on the instance clock (ns), else relative to now. */
+#define TIMERRING_OPF_ABS		_BITUL(0)
+/*
+ * May fire up to 1/8 of its timeout late (at least one tick), so that it
+ * never needs to cascade: for idle timers that are mostly cancelled.
+ */
+#define TIMERRING_OPF_SLACK		_BITUL(1)
+#define TIMERRING_OPF_ALL		(TIMERRING_OPF_ABS | TIMERRING_OPF_SLACK)
+
+/*
+ * One op of a batch: 32 bytes. Ops of a batch are applied in array order,
+ * each on its own: a failing op changes nothing and does not stop the
+ * others, so duplicate ids in one batch behave as the same ops issued one
+ * after the other.
+ */
+struct timerring_op {
+	__u8  opcode;		/* TIMERRING_OP_* */
+	__u8  flags;		/* TIMERRING_OPF_* */
+	__u16 resv;		/* must be zero */
+	__u32 id;		/* < max_timers */
+	__u64 expiry;		/* ns, see TIMERRING_OPF_ABS */
+	__u64 user_data;	/* returned in the expiration CQE */
+	__u64 interval;		/* ns; non-zero: periodic, >= resolution */
+};
+
+/* Results of ARM and MODIFY. */
+#define TIMERRING_RES_GEN_MASK		0xffffU
+#define TIMERRING_RES_REARMED		_BITUL(16)
+
+/* TIMERRING_SUBMIT_* flags (timerring_submit.flags). */
+/* Stop at the first failing op (its result is still written). */
+#define TIMERRING_SUBMIT_STOP_ON_ERROR	_BITUL(0)
+#define TIMERRING_SUBMIT_ALL		(TIMERRING_SUBMIT_STOP_ON_ERROR)
+
+/*
+ * TIMERRING_IOC_SUBMIT argument. The ioctl returns 0 once ops were
+ * processed (see done), or a negative errno if none was: EINVAL for a bad
+ * submit struct or nr > TIMERRING_BATCH_MAX, EFAULT if ops or results
+ * cannot be accessed. If ops or results fault part way, the ops before
+ * done have been applied, done says so, and the ioctl still returns 0.
+ * results[done..nr) are unspecified.
+ */
+struct timerring_submit {
+	__u64 ops;		/* user pointer to struct timerring_op[nr] */
+	__u64 results;		/* user pointer to __s32[nr], or 0 */
+	__u32 nr;		/* number of ops */
+	__u32 flags;		/* TIMERRING_SUBMIT_* */
+	__u32 done;		/* out: ops processed (applied or failed) */
+	__u32 failed;		/* out: ops among them that failed */
+	__u64 resv[2];		/* must be zero */
+};
+
+/*
+ * Expiration CQE (struct io_uring_cqe):
+ *	user_data	timerring_op.user_data of the arm that fired
+ *	res		the timer id (ids are < 2^30, so res >= 0)
+ *	flags		TIMERRING_CQE_F_* | overruns << 8 | generation << 16
+ * A periodic timer sets TIMERRING_CQE_F_MORE (its id stays armed) and counts
+ * in overruns (saturating at 255) the periods it missed since the previous
+ * CQE. generation is the low 16 bits of the id's generation, returned by
+ * the ARM or MODIFY that armed it: a CQE whose generation differs from the
+ * one last returned for that id is stale (the id was re-armed after it
+ * fired and before the CQE was read).
+ */
+#define TIMERRING_CQE_F_MORE		_BITUL(1)	/* = IORING_CQE_F_MORE */
+#define TIMERRING_CQE_F_PERIODIC	_BITUL(4)
+#define TIMERRING_CQE_OVERRUN_SHIFT	8
+#define TIMERRING_CQE_OVERRUN_MASK	0xffU
+#define TIMERRING_CQE_GEN_SHIFT		16
+
+/*
+ * TIMERRING_IOC_WAIT argument. WAIT first posts expirations waiting for
+ * ring space, then sleeps until min_complete CQEs are ready (EINVAL if
+ * min_complete > cq_entries), the timeout passes (ETIME) or a signal
+ * arrives (EINTR).
+ */
+struct timerring_wait {
+	__u32 min_complete;	/* wait until this many CQEs are ready */
+	__u32 flags;		/* must be zero */
+	__s64 timeout_ns;	/* relative; < 0 waits forever, 0 polls */
+	__u32 ready;		/* out: CQEs ready on return */
+	__u32 resv;		/* must be zero */
+};
+
+/* TIMERRING_IOC_VERSION argument. */
+struct timerring_version {
+	__u32 api_version;	/* out: TIMERRING_API_VERSION */
+	__u32 impl;		/* out: TIMERRING_IMPL_* in use for batches */
+	__u32 max_timers;	/* out: the module's per-instance cap */
+	__u32 max_cq_entries;	/* out: the module's CQ ring cap */
+	char  module_version[32];	/* out: NUL-terminated */
+};
+
+/* Batch kernel implementations. */
+enum {
+	TIMERRING_IMPL_SCALAR = 0,
+	TIMERRING_IMPL_AVX2 = 1,
+	TIMERRING_IMPL_AVX512 = 2,
+};
+
+/* Log2 buckets of the lateness histogram: bucket i counts [2^i, 2^i+1) us. */
+#define TIMERRING_LATENCY_BUCKETS	24
+
+/* TIMERRING_IOC_STATS argument (all fields out). */
+struct timerring_stats {
+	__u64 armed_now;
+	__u64 armed_total;
+	__u64 modified_total;
+	__u64 cancelled_total;
+	__u64 expired_total;	/* CQEs posted */
+	__u64 overflowed_total;	/* expirations that went to the overflow list */
+	__u64 overflow_now;
+	__u64 dropped_total;	/* always 0 */
+	__u64 batches;
+	__u64 ops_failed;
+	__u64 cascades;
+	__u64 wakeups;
+	__u64 mem_bytes;	/* id table, ring and wheel of this instance */
+	__u64 resolution_ns;
+	__u32 max_timers;
+	__u32 cq_entries;
+	__u32 impl;		/* TIMERRING_IMPL_* used by the last batch */
+	__u32 resv;
+	__u64 lateness_hist[TIMERRING_LATENCY_BUCKETS];
+};
+
+#define TIMERRING_IOC_MAGIC	0xB7
+#define TIMERRING_IOC_VERSION	_IOR(TIMERRING_IOC_MAGIC, 0, struct timerring_version)
+#define TIMERRING_IOC_SETUP	_IOWR(TIMERRING_IOC_MAGIC, 1, struct timerring_params)
+#define TIMERRING_IOC_SUBMIT	_IOWR(TIMERRING_IOC_MAGIC, 2, struct timerring_submit)
+#define TIMERRING_IOC_WAIT	_IOWR(TIMERRING_IOC_MAGIC, 3, struct timerring_wait)
+/* Argument: pointer to __s32 eventfd, or -1 to unregister. */
+#define TIMERRING_IOC_EVENTFD	_IOW(TIMERRING_IOC_MAGIC, 4, __s32)
+#define TIMERRING_IOC_STATS	_IOR(TIMERRING_IOC_MAGIC, 5, struct timerring_stats)
+
+#endif /* _UAPI_LINUX_TIMERRING_H */
