@@ -28,12 +28,22 @@
 #define TR_WHEEL_BITS		(TR_LEVELS * TR_LVL_BITS)
 #define TR_NR_BUCKETS		(TR_LEVELS * TR_LVL_SLOTS)
 
-/* Lists an entry can be on (tr_entry.where). */
+/*
+ * Each wheel slot (bucket) is TR_LANES lists; an id always uses lane
+ * id % TR_LANES, so a drain walks the lanes side by side (wheel.c).
+ */
+#define TR_LANE_BITS		3
+#define TR_LANES		BIT(TR_LANE_BITS)
+#define TR_LANE_MASK		(TR_LANES - 1)
+
+/* Where an entry is (tr_entry.where): a bucket or one of these lists. */
 #define TR_L_PENDING		(TR_NR_BUCKETS + 0)	/* fired, not posted */
 #define TR_L_FAR		(TR_NR_BUCKETS + 1)	/* beyond the wheel */
-#define TR_L_FARDRAIN		(TR_NR_BUCKETS + 2)	/* being re-placed */
-#define TR_NR_LISTS		(TR_NR_BUCKETS + 3)
+#define TR_NR_SINGLE		2
 #define TR_L_NONE		0xffffU			/* idle (not armed) */
+
+/* Entries handled per drain step (wheel.c), and per CQE batch. */
+#define TR_DRAIN_BATCH		64
 
 /* tr_entry.flags */
 #define TR_EF_SLACK		0x01
@@ -58,6 +68,28 @@ struct tr_list {
 	u32 head;
 	u32 tail;
 };
+
+/* One wheel slot: its lanes, one cache line. */
+struct tr_bucket {
+	struct tr_list lane[TR_LANES];
+};
+
+/*
+ * Scratch of one drain step, structure of arrays: the entries taken from
+ * a slot (id, expiry), what the kernels say of them (where, idx: the due
+ * ones) and the CQEs being formed (cid, ud, cflags).
+ */
+struct tr_drain {
+	u64 exp[TR_DRAIN_BATCH];
+	u64 ud[TR_DRAIN_BATCH];
+	u32 id[TR_DRAIN_BATCH];
+	u32 idx[TR_DRAIN_BATCH];
+	u32 cid[TR_DRAIN_BATCH];
+	u32 cflags[TR_DRAIN_BATCH];
+	u16 where[TR_DRAIN_BATCH];
+};
+
+struct tr_batch_impl;
 
 /* struct io_uring_cqe, without its optional big_cqe tail. */
 struct tr_cqe {
@@ -94,12 +126,23 @@ struct tr_stats {
 
 struct tr_core {
 	/* wheel */
+	struct tr_bucket bucket[TR_NR_BUCKETS];
+	struct tr_list single[TR_NR_SINGLE];	/* TR_L_PENDING, TR_L_FAR */
 	u64 elapsed;			/* wheel time, in ticks */
 	u64 occupied[TR_LEVELS];	/* one bit per non-empty slot */
-	u16 draining;			/* list being drained, or TR_L_NONE */
+	u16 draining;			/* bucket or TR_L_FAR being drained */
 	u32 far_stop;			/* last far entry to re-place */
 	u32 pending_nr;			/* entries on TR_L_PENDING */
 	u32 armed;			/* entries not TR_L_NONE */
+
+	/*
+	 * Batch kernels of the drain (set by the caller; scalar after
+	 * tr_core_init()), used from kern_min entries per step up.
+	 */
+	const struct tr_batch_impl *kern;
+	u32 kern_min;
+	u32 kern_last;			/* TIMERRING_IMPL_* of the last step */
+	struct tr_drain drain;
 
 	/* id table */
 	u32 max_ids;
@@ -116,8 +159,16 @@ struct tr_core {
 
 	struct tr_cq cq;
 	struct tr_stats st;
-	struct tr_list lists[TR_NR_LISTS];
 };
+
+/* The list an entry with @where and @id is on (where != TR_L_NONE). */
+static inline struct tr_list *tr_list_of(struct tr_core *c, u16 where,
+					 u32 id)
+{
+	if (where < TR_NR_BUCKETS)
+		return &c->bucket[where].lane[id & TR_LANE_MASK];
+	return &c->single[where - TR_NR_BUCKETS];
+}
 
 static inline struct tr_entry *tr_entry_get(const struct tr_core *c, u32 id)
 {
@@ -175,6 +226,17 @@ u32 tr_cq_ready(const struct tr_cq *cq);
 static inline bool tr_cq_has_space(const struct tr_cq *cq)
 {
 	return cq->space != 0;
+}
+
+/* Take @n slots (n <= space) for CQEs; returns the tail of the first. */
+static inline u32 tr_cq_claim(struct tr_cq *cq, u32 n)
+{
+	u32 t = cq->tail;
+
+	cq->tail += n;
+	cq->space -= n;
+	cq->posted += n;
+	return t;
 }
 
 static inline void tr_cq_put(struct tr_cq *cq, u64 user_data, s32 res,

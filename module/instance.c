@@ -129,6 +129,7 @@ bool tr_run(struct tr_instance *inst, u32 budget)
 	}
 	inst->programmed = U64_MAX;
 	tr_set_now(c, tr_clock_now(inst));
+	tr_simd_set_drain(c);
 	was_overflow = c->pending_nr;
 	tr_cq_begin(&c->cq);
 	tr_flush(c, &budget);
@@ -170,7 +171,8 @@ static void tr_work_fn(struct work_struct *work)
 
 struct tr_instance *tr_instance_alloc(void)
 {
-	struct tr_instance *inst = kzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+	/* about 40 KiB, most of it the wheel's slots: not physically contiguous */
+	struct tr_instance *inst = kvzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
 
 	if (!inst)
 		return NULL;
@@ -222,7 +224,7 @@ void tr_instance_free(struct tr_instance *inst)
 	}
 	tr_eventfd_release(inst);
 	mutex_destroy(&inst->submit_mutex);
-	kfree(inst);
+	kvfree(inst);
 }
 
 /* Back @id with a table chunk (and an interval array if @periodic). */

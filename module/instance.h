@@ -118,6 +118,8 @@ int tr_copy_struct_to_user(void __user *dst, size_t usize, const void *src,
 u32 tr_prep(const struct tr_prep *p, const struct timerring_op *ops, u32 n,
 	    struct tr_prep_out *out);
 u32 tr_impl_active(void);
+u32 tr_drain_impl_active(void);
+void tr_simd_set_drain(struct tr_core *c);
 const char *tr_impl_name(u32 impl);
 int tr_simd_init(void);
 

@@ -64,6 +64,7 @@ static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
 		       sizeof(*inst) + sizeof(*inst->buf);
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
 		s->lateness_hist[i] = c->st.lateness_hist[i];
+	s->drain_impl = c->kern_last;
 	spin_unlock_bh(&inst->lock);
 	s->resolution_ns = c->res_ns;
 	s->max_timers = c->max_ids;
@@ -170,6 +171,7 @@ static int tr_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "mem_bytes %llu\n", sum.mem_bytes);
 	seq_printf(m, "chunks %ld\n", atomic_long_read(&tr_global_chunks));
 	seq_printf(m, "impl %s\n", tr_impl_name(tr_impl_active()));
+	seq_printf(m, "drain_impl %s\n", tr_impl_name(tr_drain_impl_active()));
 	seq_puts(m, "lateness_us_log2");
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
 		seq_printf(m, " %llu", sum.lateness_hist[i]);

@@ -83,7 +83,7 @@ static int tr_cancel_all_locked(struct tr_instance *inst)
  * entry itself was prefetched a few ops earlier, so reading its links is
  * cheap. Only hints: a line that changes in between costs nothing.
  */
-static inline void tr_prefetch_links(const struct tr_core *c,
+static inline void tr_prefetch_links(struct tr_core *c,
 				     const struct timerring_op *op, u64 tick)
 {
 	const struct tr_entry *e = tr_entry_get(c, op->id);
@@ -101,7 +101,7 @@ static inline void tr_prefetch_links(const struct tr_core *c,
 	if (op->opcode == TIMERRING_OP_CANCEL)
 		return;
 	where = tr_where_of(c->elapsed, tick);
-	t = where < TR_NR_BUCKETS ? c->lists[where].tail : TR_NIL;
+	t = where < TR_NR_BUCKETS ? tr_list_of(c, where, op->id)->tail : TR_NIL;
 	if (t != TR_NIL)
 		prefetchw(tr_entry(c, t));
 }
@@ -207,6 +207,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 
 	spin_lock_bh(&inst->lock);
 	tr_set_now(c, prep.now_ns);
+	tr_simd_set_drain(c);
 	tr_cq_begin(&c->cq);
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
 	tr_flush(c, &budget);

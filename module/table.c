@@ -19,7 +19,7 @@
  * Chunks stay until the instance is closed: the per-id generation must
  * survive a cancel, so that stale CQEs stay recognisable.
  */
-#include "core.h"
+#include "batch.h"
 
 void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
 		  struct tr_entry **chunk_dir, u64 **ival_dir)
@@ -37,9 +37,14 @@ void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
 	c->now_ns = now_tick * res_ns;
 	c->draining = TR_L_NONE;
 	c->far_stop = TR_NIL;
-	for (i = 0; i < TR_NR_LISTS; i++) {
-		c->lists[i].head = TR_NIL;
-		c->lists[i].tail = TR_NIL;
+	c->kern = &tr_batch_scalar;
+	for (i = 0; i < TR_NR_BUCKETS * TR_LANES; i++) {
+		c->bucket[i / TR_LANES].lane[i % TR_LANES].head = TR_NIL;
+		c->bucket[i / TR_LANES].lane[i % TR_LANES].tail = TR_NIL;
+	}
+	for (i = 0; i < TR_NR_SINGLE; i++) {
+		c->single[i].head = TR_NIL;
+		c->single[i].tail = TR_NIL;
 	}
 }
 

@@ -24,6 +24,21 @@
 #include "tr_user_env.h"
 #endif
 
+/*
+ * The FPU, for the drain's batch kernels (wheel.c): whether it may be used
+ * here, and holding it around a step. In userspace it always may.
+ */
+#if defined(__KERNEL__) && defined(CONFIG_X86_64)
+#include <asm/fpu/api.h>
+#define tr_fpu_usable()		irq_fpu_usable()
+#define tr_fpu_begin()		kernel_fpu_begin()
+#define tr_fpu_end()		kernel_fpu_end()
+#elif defined(__KERNEL__)
+#define tr_fpu_usable()		false
+#define tr_fpu_begin()		do { } while (0)
+#define tr_fpu_end()		do { } while (0)
+#endif
+
 #if defined(__KERNEL__) && !defined(TR_NO_TRACE)
 #include <linux/tracepoint-defs.h>
 

@@ -192,10 +192,11 @@ TRACE_EVENT(timerring_wakeup,
 );
 
 TRACE_EVENT(timerring_impl_select,
-	TP_PROTO(u32 impl, u32 forced, u32 break_even, u64 scalar_ps,
-		 u64 simd_ps),
-	TP_ARGS(impl, forced, break_even, scalar_ps, simd_ps),
+	TP_PROTO(u32 phase, u32 impl, u32 forced, u32 break_even,
+		 u64 scalar_ps, u64 simd_ps),
+	TP_ARGS(phase, impl, forced, break_even, scalar_ps, simd_ps),
 	TP_STRUCT__entry(
+		__field(u32, phase)
 		__field(u32, impl)
 		__field(u32, forced)
 		__field(u32, break_even)
@@ -203,13 +204,15 @@ TRACE_EVENT(timerring_impl_select,
 		__field(u64, simd_ps)
 	),
 	TP_fast_assign(
+		__entry->phase = phase;
 		__entry->impl = impl;
 		__entry->forced = forced;
 		__entry->break_even = break_even;
 		__entry->scalar_ps = scalar_ps;
 		__entry->simd_ps = simd_ps;
 	),
-	TP_printk("impl=%s forced=%u break_even=%u scalar_ps_per_op=%llu simd_ps_per_op=%llu",
+	TP_printk("phase=%s impl=%s forced=%u break_even=%u scalar_ps_per_op=%llu simd_ps_per_op=%llu",
+		  __entry->phase ? "drain" : "prep",
 		  __print_symbolic(__entry->impl,
 				   { TIMERRING_IMPL_SCALAR, "scalar" },
 				   { TIMERRING_IMPL_AVX2, "avx2" },

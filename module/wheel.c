@@ -38,11 +38,24 @@
  * 8.9 years at 1 us resolution).
  *
  * Every list is doubly linked through the ids of its entries (u32 links,
- * TR_NIL terminated), with head and tail in struct tr_core: an op on one id
- * is O(1), and entries need no pointers. Slots are FIFO, so timers due in
- * the same tick fire in arming order (unless one is armed while that
- * tick's slot is still being drained across passes: it may then overtake
- * the older ones left in the slot).
+ * TR_NIL terminated): an op on one id is O(1), and entries need no
+ * pointers. A slot is TR_LANES (8) such lists, its lanes: id i always
+ * uses lane i % 8, so an op still touches one list, and a slot's 8 heads
+ * and tails fill one 64-byte line (32 KiB for the 512 slots).
+ *
+ * Draining a slot is where the time goes: with random ids, every entry is
+ * a cache miss, and one list can only be walked one miss after the other.
+ * A drain step therefore takes up to TR_DRAIN_BATCH (64) entries from the
+ * 8 lanes side by side (8 misses in flight), as structure-of-arrays
+ * scratch (ids, expiries), and hands the batch to the batch kernels
+ * (batch.c; AVX2 or AVX-512 where the caller chose them and the FPU is
+ * usable): scan_due picks the due entries, place computes the new slot of
+ * the others (a cascade), whose destination tails are then prefetched all
+ * at once before they are linked, and cqe_fill writes the CQEs of the due
+ * ones in one pass. Measured natively at 1M random timers (tools/harness
+ * bench), per delivered timer: 370 ns with one list per slot walked entry
+ * by entry, about 130 ns with 8 lanes and batches. Timers due in the same
+ * tick fire in arming order within a lane; the lanes interleave.
  *
  * Processing is bounded: tr_advance() and tr_flush() take a budget of
  * entries to handle and resume exactly where they stopped (a slot being
@@ -53,14 +66,14 @@
  * list, whose node is the entry itself, and are posted in order by
  * tr_flush(). A pending expiration can still be cancelled or modified.
  */
-#include "core.h"
+#include "batch.h"
 
 #define TR_FAR_MASK	((1ULL << TR_WHEEL_BITS) - 1)
 
 static inline void tr_list_add_tail(struct tr_core *c, u16 where, u32 id,
 				    struct tr_entry *e)
 {
-	struct tr_list *l = &c->lists[where];
+	struct tr_list *l = tr_list_of(c, where, id);
 
 	e->where = where;
 	e->next = TR_NIL;
@@ -72,10 +85,20 @@ static inline void tr_list_add_tail(struct tr_core *c, u16 where, u32 id,
 	l->tail = id;
 }
 
+static inline bool tr_bucket_empty(const struct tr_bucket *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < TR_LANES; i++)
+		if (b->lane[i].head != TR_NIL)
+			return false;
+	return true;
+}
+
 static inline void tr_list_del(struct tr_core *c, u32 id, struct tr_entry *e)
 {
 	u16 where = e->where;
-	struct tr_list *l = &c->lists[where];
+	struct tr_list *l = tr_list_of(c, where, id);
 
 	if (e->prev == TR_NIL)
 		l->head = e->next;
@@ -87,7 +110,7 @@ static inline void tr_list_del(struct tr_core *c, u32 id, struct tr_entry *e)
 		tr_entry(c, e->next)->prev = e->prev;
 
 	if (where < TR_NR_BUCKETS) {
-		if (l->head == TR_NIL)
+		if (l->head == TR_NIL && tr_bucket_empty(&c->bucket[where]))
 			c->occupied[where / TR_LVL_SLOTS] &=
 				~(1ULL << (where % TR_LVL_SLOTS));
 	} else if (where == TR_L_PENDING) {
@@ -97,6 +120,11 @@ static inline void tr_list_del(struct tr_core *c, u32 id, struct tr_entry *e)
 		c->far_stop = e->prev;
 	}
 	e->where = TR_L_NONE;
+}
+
+static inline struct tr_list *tr_single(struct tr_core *c, u16 where)
+{
+	return &c->single[where - TR_NR_BUCKETS];
 }
 
 static inline unsigned int tr_level_of(u64 x)
@@ -244,8 +272,11 @@ u32 tr_cancel_chunk(struct tr_core *c, u32 chunk_idx)
 	return n;
 }
 
-/* Write the CQE of a fired (unlinked) entry; re-arm it if periodic. */
-static void tr_post(struct tr_core *c, u32 id, struct tr_entry *e)
+/*
+ * Account for a fired (unlinked) entry whose CQE is being written, and
+ * re-arm it if periodic; returns the CQE's flags.
+ */
+static u32 tr_post_one(struct tr_core *c, u32 id, struct tr_entry *e)
 {
 	u32 flags = (e->gen & TIMERRING_RES_GEN_MASK) <<
 		    TIMERRING_CQE_GEN_SHIFT;
@@ -266,21 +297,34 @@ static void tr_post(struct tr_core *c, u32 id, struct tr_entry *e)
 
 		/*
 		 * Periods that ended before this pass are not delivered one by
-		 * one: they are counted as overruns, as POSIX timers do.
+		 * one: they are counted as overruns, as POSIX timers do. The
+		 * next one is after now, so it goes back into the wheel.
 		 */
 		if (now - e->expires >= ival)
 			missed = div64_u64(now - e->expires, ival);
 		flags |= TIMERRING_CQE_F_MORE | TIMERRING_CQE_F_PERIODIC |
 			 (u32)min_t(u64, missed, TIMERRING_CQE_OVERRUN_MASK) <<
 			 TIMERRING_CQE_OVERRUN_SHIFT;
-		tr_cq_put(&c->cq, e->user_data, id, flags);
 		next = e->expires + (missed + 1) * ival;
 		e->expires = next > e->expires ? next : U64_MAX;
 		tr_place(c, id, e);
-		return;
+		return flags;
 	}
-	tr_cq_put(&c->cq, e->user_data, id, flags);
+	e->where = TR_L_NONE;
 	c->armed--;
+	return flags;
+}
+
+/* Write the CQE of a fired (unlinked) entry; re-arm it if periodic. */
+static void tr_post(struct tr_core *c, u32 id, struct tr_entry *e)
+{
+	u64 user_data = e->user_data;
+	u32 flags;
+
+	tr_cq_claim(&c->cq, 1);
+	flags = tr_post_one(c, id, e);
+	c->cq.cqes[(c->cq.tail - 1) & c->cq.mask] = (struct tr_cqe){
+		.user_data = user_data, .res = id, .flags = flags };
 }
 
 static void tr_fire(struct tr_core *c, u32 id, struct tr_entry *e)
@@ -290,6 +334,50 @@ static void tr_fire(struct tr_core *c, u32 id, struct tr_entry *e)
 		return;
 	}
 	tr_add_pending(c, id, e);
+}
+
+/*
+ * The kernels for a step of @n entries: the caller's choice from kern_min
+ * entries up if the FPU is usable here (then held until tr_kern_end()),
+ * else the scalar ones.
+ */
+static const struct tr_batch_impl *tr_kern_begin(struct tr_core *c, u32 n)
+{
+	const struct tr_batch_impl *k = c->kern;
+
+	if (k->impl == TIMERRING_IMPL_SCALAR || n < c->kern_min ||
+	    !tr_fpu_usable())
+		k = &tr_batch_scalar;
+	else
+		tr_fpu_begin();
+	c->kern_last = k->impl;
+	return k;
+}
+
+static void tr_kern_end(const struct tr_batch_impl *k)
+{
+	if (k->impl != TIMERRING_IMPL_SCALAR)
+		tr_fpu_end();
+}
+
+/*
+ * Post the CQEs of the @m fired, unlinked entries d->cid[0, m), in that
+ * order; the ring has room for them.
+ */
+static void tr_post_batch(struct tr_core *c, const struct tr_batch_impl *k,
+			  u32 m)
+{
+	struct tr_drain *d = &c->drain;
+	u32 tail = tr_cq_claim(&c->cq, m), j;
+
+	for (j = 0; j < m; j++) {
+		u32 id = d->cid[j];
+		struct tr_entry *e = tr_entry(c, id);
+
+		d->ud[j] = e->user_data;
+		d->cflags[j] = tr_post_one(c, id, e);
+	}
+	k->cqe_fill(c->cq.cqes, c->cq.mask, tail, d->cid, d->ud, d->cflags, m);
 }
 
 /* Earliest tick at which the wheel has work to do, U64_MAX if none. */
@@ -313,7 +401,7 @@ u64 tr_next_tick(const struct tr_core *c)
 		if (t < best)
 			best = t;
 	}
-	if (c->lists[TR_L_FAR].head != TR_NIL) {
+	if (c->single[TR_L_FAR - TR_NR_BUCKETS].head != TR_NIL) {
 		u64 t = (c->elapsed | TR_FAR_MASK) + 1;
 
 		if (t > c->elapsed && t < best)
@@ -346,7 +434,7 @@ static bool tr_start_drain(struct tr_core *c, u64 now)
 			which = lvl * TR_LVL_SLOTS + slot;
 		}
 	}
-	if (c->lists[TR_L_FAR].head != TR_NIL) {
+	if (tr_single(c, TR_L_FAR)->head != TR_NIL) {
 		u64 t = (c->elapsed | TR_FAR_MASK) + 1;
 
 		if (t > c->elapsed && t < best) {
@@ -360,7 +448,7 @@ static bool tr_start_drain(struct tr_core *c, u64 now)
 	c->elapsed = best;
 	c->draining = which;
 	if (which == TR_L_FAR) {
-		c->far_stop = c->lists[TR_L_FAR].tail;
+		c->far_stop = tr_single(c, TR_L_FAR)->tail;
 	} else {
 		lvl = which / TR_LVL_SLOTS;
 		c->occupied[lvl] &= ~(1ULL << (which % TR_LVL_SLOTS));
@@ -368,6 +456,107 @@ static bool tr_start_drain(struct tr_core *c, u64 now)
 			tr_trace_cascade(c, lvl, which % TR_LVL_SLOTS);
 	}
 	return true;
+}
+
+/*
+ * Take up to @max entries from the lanes of bucket @b, side by side, into
+ * the drain scratch; unlink them all. Returns how many.
+ */
+static u32 tr_take(struct tr_core *c, struct tr_bucket *b, u32 max)
+{
+	struct tr_drain *d = &c->drain;
+	u32 cur[TR_LANES], n = 0, live = 0, l;
+
+	for (l = 0; l < TR_LANES; l++) {
+		cur[l] = b->lane[l].head;
+		if (cur[l] != TR_NIL) {
+			prefetchw(tr_entry(c, cur[l]));
+			live++;
+		}
+	}
+	while (live && n < max) {
+		for (l = 0; l < TR_LANES && n < max; l++) {
+			u32 id = cur[l];
+			const struct tr_entry *e;
+
+			if (id == TR_NIL)
+				continue;
+			e = tr_entry(c, id);
+			d->id[n] = id;
+			d->exp[n] = e->expires;
+			n++;
+			cur[l] = e->next;
+			if (cur[l] == TR_NIL)
+				live--;
+			else
+				prefetchw(tr_entry(c, cur[l]));
+		}
+	}
+	for (l = 0; l < TR_LANES; l++) {
+		struct tr_list *ln = &b->lane[l];
+
+		if (ln->head == cur[l])
+			continue;
+		ln->head = cur[l];
+		if (cur[l] == TR_NIL)
+			ln->tail = TR_NIL;
+		else
+			tr_entry(c, cur[l])->prev = TR_NIL;
+	}
+	return n;
+}
+
+/*
+ * One drain step of the bucket being drained: take up to @max entries,
+ * fire the due ones, cascade the others. Returns how many were handled.
+ */
+static u32 tr_drain_step(struct tr_core *c, u32 max)
+{
+	struct tr_drain *d = &c->drain;
+	const struct tr_batch_impl *k;
+	u32 n, due, m, i, j;
+
+	n = tr_take(c, &c->bucket[c->draining], max);
+	if (!n)
+		return 0;
+	k = tr_kern_begin(c, n);
+	due = k->scan_due(c->elapsed, d->exp, n, d->idx);
+	if (due < n) {
+		/* cascade: place relative to the new wheel time, then link */
+		k->place(c->elapsed, d->exp, n, d->where);
+		for (i = 0; i < n; i++) {
+			u32 t;
+
+			if (d->where[i] == TR_L_PENDING)
+				continue;
+			t = tr_list_of(c, d->where[i], d->id[i])->tail;
+			if (t != TR_NIL)
+				prefetchw(tr_entry(c, t));
+		}
+		for (i = 0; i < n; i++) {
+			u16 w = d->where[i];
+			u32 id = d->id[i];
+
+			if (w == TR_L_PENDING)
+				continue;
+			tr_list_add_tail(c, w, id, tr_entry(c, id));
+			if (w < TR_NR_BUCKETS)
+				c->occupied[w / TR_LVL_SLOTS] |=
+					1ULL << (w % TR_LVL_SLOTS);
+		}
+		c->st.cascades += n - due;
+	}
+
+	/* fire: straight into the ring while it has room and none pends */
+	m = c->pending_nr ? 0 : min(due, c->cq.space);
+	for (j = 0; j < due; j++)
+		d->cid[j] = d->id[d->idx[j]];
+	if (m)
+		tr_post_batch(c, k, m);
+	for (j = m; j < due; j++)
+		tr_add_pending(c, d->cid[j], tr_entry(c, d->cid[j]));
+	tr_kern_end(k);
+	return n;
 }
 
 /*
@@ -385,18 +574,20 @@ bool tr_advance(struct tr_core *c, u64 now, u32 *budget)
 				c->elapsed = now;
 			return true;
 		}
-		if (c->draining == TR_L_FAR && c->far_stop == TR_NIL) {
+		if (c->draining != TR_L_FAR) {
+			*budget -= tr_drain_step(c, min_t(u32, *budget,
+							  TR_DRAIN_BATCH));
+			if (tr_bucket_empty(&c->bucket[c->draining]))
+				c->draining = TR_L_NONE;
+			continue;
+		}
+		/* the far list, rarely drained: entry by entry */
+		if (c->far_stop == TR_NIL) {
 			c->draining = TR_L_NONE;
 			continue;
 		}
-		id = c->lists[c->draining].head;
-		if (id == TR_NIL) {
-			c->draining = TR_L_NONE;
-			continue;
-		}
+		id = tr_single(c, TR_L_FAR)->head;
 		e = tr_entry(c, id);
-		if (e->next != TR_NIL)
-			prefetchw(tr_entry(c, e->next));
 		tr_list_del(c, id, e);
 		if (e->expires <= c->elapsed) {
 			tr_fire(c, id, e);
@@ -415,13 +606,35 @@ bool tr_advance(struct tr_core *c, u64 now, u32 *budget)
  */
 bool tr_flush(struct tr_core *c, u32 *budget)
 {
-	while (c->pending_nr && tr_cq_has_space(&c->cq) && *budget) {
-		u32 id = c->lists[TR_L_PENDING].head;
-		struct tr_entry *e = tr_entry(c, id);
+	struct tr_list *l = tr_single(c, TR_L_PENDING);
+	struct tr_drain *d = &c->drain;
 
-		tr_list_del(c, id, e);
-		tr_post(c, id, e);
-		(*budget)--;
+	while (c->pending_nr && tr_cq_has_space(&c->cq) && *budget) {
+		u32 max = min_t(u32, min(*budget, c->cq.space),
+				 TR_DRAIN_BATCH);
+		const struct tr_batch_impl *k;
+		u32 id = l->head, m = 0;
+
+		/* unlink up to max entries from the head */
+		while (id != TR_NIL && m < max) {
+			const struct tr_entry *e = tr_entry(c, id);
+
+			d->cid[m++] = id;
+			id = e->next;
+			if (id != TR_NIL)
+				prefetchw(tr_entry(c, id));
+		}
+		l->head = id;
+		if (id == TR_NIL)
+			l->tail = TR_NIL;
+		else
+			tr_entry(c, id)->prev = TR_NIL;
+		c->pending_nr -= m;
+		*budget -= m;
+
+		k = tr_kern_begin(c, m);
+		tr_post_batch(c, k, m);
+		tr_kern_end(k);
 	}
 	return !c->pending_nr;
 }

@@ -111,6 +111,7 @@ wakeups 4000
 mem_bytes 3145728
 chunks 12
 impl scalar
+drain_impl avx2
 lateness_us_log2 0 0 0 5 20 300 9000 8000 1200 200 40 1 0 0 0 0 0 0 0 0 0 0 0 0
 EOF_STATS
 printf 'scalar_ps 1200\nbreak_even 16\n' >"$fake"/sys/kernel/debug/timerring/simd_calibration

@@ -10,6 +10,11 @@
  * tr_simd_run_prep(), the very FPU sections the driver uses, and must
  * report that the forced implementation ran.
  *
+ * The wheel's drain steps run through the kernels too: the same random
+ * timer workload on two cores, one with the scalar kernels and one with
+ * the forced implementation (from several break-even sizes), must give
+ * the same CQEs in the same order and the same state and statistics.
+ *
  * The kernels come from this module's own copies (core_kunit.o has
  * batch.c, kunit_avx2.o and kunit_avx512.o the SIMD files).
  */
@@ -139,6 +144,9 @@ static void sk_test_prep_random(struct kunit *test)
 
 #define SK_N		4097
 #define SK_SECTION	512	/* u64 expiries: 4 KiB per FPU section */
+#define SK_DCHUNKS	16	/* drain test: 2048 ids */
+#define SK_RES_NS	1000000ULL
+#define SK_START	1000000ULL
 
 static void sk_kernel_begin(const struct tr_batch_impl *im)
 {
@@ -271,12 +279,155 @@ static void sk_test_recip(struct kunit *test)
 	}
 }
 
+/* One core of the drain test, with its ring and its id table. */
+struct sk_core {
+	struct tr_core c;
+	struct tr_entry *dir[SK_DCHUNKS];
+	u64 *ival[SK_DCHUNKS];
+	void *ring;
+	u32 head;
+};
+
+static struct sk_core *sk_core_new(struct kunit *test,
+				   const struct tr_batch_impl *im, u32 entries)
+{
+	struct sk_core *k = kunit_kzalloc(test, sizeof(*k), GFP_KERNEL);
+	struct timerring_cq_offsets off;
+	size_t sz;
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	tr_core_init(&k->c, SK_DCHUNKS * TR_CHUNK_IDS, SK_RES_NS, SK_START,
+		     k->dir, k->ival);
+	for (i = 0; i < SK_DCHUNKS; i++) {
+		void *e = kunit_kzalloc(test, TR_CHUNK_IDS *
+					sizeof(struct tr_entry), GFP_KERNEL);
+		void *v = kunit_kzalloc(test, TR_CHUNK_IDS * sizeof(u64),
+					GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, e);
+		KUNIT_ASSERT_NOT_NULL(test, v);
+		tr_table_install(&k->c, i, e);
+		tr_table_install_ival(&k->c, i, v);
+	}
+	tr_cq_layout(entries, &off, &sz);
+	k->ring = kunit_kzalloc(test, sz, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, k->ring);
+	tr_cq_init(&k->c.cq, k->ring, entries, &off);
+	k->c.kern = im;
+	return k;
+}
+
+static void sk_core_pass(struct sk_core *k, u64 now, u32 budget)
+{
+	tr_set_now(&k->c, now * SK_RES_NS);
+	tr_cq_begin(&k->c.cq);
+	tr_flush(&k->c, &budget);
+	tr_advance(&k->c, now, &budget);
+	tr_flush(&k->c, &budget);
+	tr_cq_end(&k->c.cq, k->c.pending_nr);
+}
+
+/* Consume up to @n CQEs of both cores; they must be the same. */
+static void sk_core_consume(struct kunit *test, struct sk_core *a,
+			    struct sk_core *b, u32 n)
+{
+	u32 ta, tb;
+
+	/* acquire: the CQEs are read after the tails that cover them */
+	ta = smp_load_acquire(a->c.cq.ktail);
+	/* the same for the second core */
+	tb = smp_load_acquire(b->c.cq.ktail);
+	KUNIT_ASSERT_EQ(test, ta - a->head, tb - b->head);
+	for (; n && a->head != ta; n--, a->head++, b->head++) {
+		const struct tr_cqe *x = &a->c.cq.cqes[a->head & a->c.cq.mask];
+		const struct tr_cqe *y = &b->c.cq.cqes[b->head & b->c.cq.mask];
+
+		KUNIT_ASSERT_EQ(test, x->res, y->res);
+		KUNIT_ASSERT_EQ(test, x->user_data, y->user_data);
+		KUNIT_ASSERT_EQ(test, x->flags, y->flags);
+	}
+	/* release: done with the CQEs before their slots are handed back */
+	smp_store_release(a->c.cq.khead, a->head);
+	/* the same for the second core */
+	smp_store_release(b->c.cq.khead, b->head);
+}
+
+/*
+ * The expiry path with the forced kernels vs the scalar ones: random arms
+ * (all levels, some periodic, some slack), modifies and cancels on ids of
+ * all lanes, passes with small budgets (steps stop mid-slot), a ring small
+ * enough to overflow, a consumer that lags.
+ */
+static void sk_test_drain(struct kunit *test)
+{
+	const struct tr_batch_impl *im = sk_get(test);
+	static const u32 mins[] = { 0, 1, 9, 33, TR_DRAIN_BATCH };
+	struct sk_core *a = sk_core_new(test, &tr_batch_scalar, 256);
+	struct sk_core *b = sk_core_new(test, im, 256);
+	u64 now = SK_START;
+	u32 round, i, budget, simd_steps = 0;
+
+	for (round = 0; round < 400; round++) {
+		u32 nops = rnd_below(200);
+
+		b->c.kern_min = mins[round % ARRAY_SIZE(mins)];
+		for (i = 0; i < nops; i++) {
+			u32 id = rnd_below(SK_DCHUNKS * TR_CHUNK_IDS);
+			u64 d = rnd_below(1ULL << (6 * rnd_below(4) + 6));
+			u64 ival = rnd_below(8) ? 0 : 1 + rnd_below(500);
+			u8 fl = rnd_below(4) ? 0 : TR_EF_SLACK;
+			u64 ud = rnd();
+			int ra, rb;
+
+			switch (rnd_below(4)) {
+			case 0:
+				ra = tr_cancel(&a->c, id);
+				rb = tr_cancel(&b->c, id);
+				break;
+			case 1:
+				ra = tr_modify(&a->c, id, now + d, ud, ival, fl);
+				rb = tr_modify(&b->c, id, now + d, ud, ival, fl);
+				break;
+			default:
+				ra = tr_arm(&a->c, id, now + d, ud, ival, fl);
+				rb = tr_arm(&b->c, id, now + d, ud, ival, fl);
+				break;
+			}
+			KUNIT_ASSERT_EQ(test, ra, rb);
+		}
+		now += rnd_below(4) ? rnd_below(64) : rnd_below(1 << 14);
+		budget = 1 + rnd_below(3 * TR_DRAIN_BATCH);
+		sk_core_pass(a, now, budget);
+		sk_core_pass(b, now, budget);
+		simd_steps += b->c.kern_last == im->impl;
+		sk_core_consume(test, a, b, rnd_below(300));
+		KUNIT_ASSERT_EQ(test, a->c.armed, b->c.armed);
+		KUNIT_ASSERT_EQ(test, a->c.pending_nr, b->c.pending_nr);
+		KUNIT_ASSERT_EQ(test, a->c.elapsed, b->c.elapsed);
+		KUNIT_ASSERT_EQ(test, a->c.draining, b->c.draining);
+		KUNIT_ASSERT_EQ(test, a->c.cq.tail, b->c.cq.tail);
+	}
+	KUNIT_EXPECT_EQ(test, a->c.st.expired_total, b->c.st.expired_total);
+	KUNIT_EXPECT_EQ(test, a->c.st.cascades, b->c.st.cascades);
+	KUNIT_EXPECT_EQ(test, a->c.st.overflowed_total,
+			b->c.st.overflowed_total);
+	KUNIT_EXPECT_GT(test, a->c.st.expired_total, 1000ULL);
+	KUNIT_EXPECT_GT(test, a->c.st.cascades, 1000ULL);
+	/* the forced kernels did run the drain */
+	KUNIT_EXPECT_GT(test, simd_steps, 0U);
+	kunit_info(test, "%llu expired, %llu cascades, %u passes ended on %s\n",
+		   a->c.st.expired_total, a->c.st.cascades, simd_steps,
+		   im->name);
+}
+
 static struct kunit_case tr_simd_cases[] = {
 	KUNIT_CASE(sk_test_recip),
 	KUNIT_CASE_PARAM(sk_test_prep_edges, sk_impl_gen_params),
 	KUNIT_CASE_PARAM(sk_test_prep_random, sk_impl_gen_params),
 	KUNIT_CASE_PARAM(sk_test_place_scan, sk_impl_gen_params),
 	KUNIT_CASE_PARAM(sk_test_cqe_fill, sk_impl_gen_params),
+	KUNIT_CASE_PARAM(sk_test_drain, sk_impl_gen_params),
 	{}
 };
 

@@ -4,7 +4,9 @@
  * avx2, avx512) really runs that implementation, for a full chunk and for
  * a single op (no break-even applies when forced), as reported by
  * TIMERRING_IOC_STATS (impl of the last batch) and TIMERRING_IOC_VERSION
- * (impl in use); forcing one the CPU lacks fails with EOPNOTSUPP; bad
+ * (impl in use), and for the expiry path's drain steps, as reported by
+ * TIMERRING_IOC_STATS (drain_impl of the last step); forcing one the CPU
+ * lacks fails with EOPNOTSUPP; bad
  * values fail with EINVAL; auto picks one the CPU has. The parameter is
  * restored afterwards. Needs root (the parameter file is 0644).
  */
@@ -131,6 +133,28 @@ static unsigned int run_batch(struct __test_metadata *_metadata,
 	return st.impl;
 }
 
+/*
+ * Arm n timers due within a few ms, let them fire and consume them;
+ * returns the impl of the last drain step.
+ */
+static unsigned int run_expiry(struct __test_metadata *_metadata,
+			       struct timerring *tr, unsigned int n)
+{
+	static struct timerring_op ops[256];
+	struct timerring_stats st;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		timerring_op_arm(&ops[i], i, (1 + i % 4) * NSEC_PER_MSEC, 0,
+				 i, 0);
+	EXPECT_EQ((int)n, timerring_submit(tr, ops, n, NULL, 0, NULL, NULL));
+	EXPECT_LE((int)n, timerring_wait(tr, n, 10 * NSEC_PER_SEC));
+	timerring_cq_advance(tr, timerring_cq_ready(tr));
+	EXPECT_EQ(0, timerring_stats(tr, &st));
+	EXPECT_EQ(0, st.armed_now);
+	return st.drain_impl;
+}
+
 TEST_F(impl, forcing_runs_it)
 {
 	struct timerring_version v;
@@ -153,6 +177,8 @@ TEST_F(impl, forcing_runs_it)
 		EXPECT_EQ(i, run_batch(_metadata, &self->tr, 256));
 		EXPECT_EQ(i, run_batch(_metadata, &self->tr, 1));
 		EXPECT_EQ(i, run_batch(_metadata, &self->tr, 17));
+		EXPECT_EQ(i, run_expiry(_metadata, &self->tr, 256));
+		EXPECT_EQ(i, run_expiry(_metadata, &self->tr, 1));
 	}
 }
 

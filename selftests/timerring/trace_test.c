@@ -34,7 +34,7 @@ static const char *const event_fields[][8] = {
 	{ "inst", "level", "slot", "tick" },
 	{ "inst", "pending" },
 	{ "inst", "posted" },
-	{ "impl", "forced", "break_even", "scalar_ps", "simd_ps" },
+	{ "phase", "impl", "forced", "break_even", "scalar_ps", "simd_ps" },
 };
 
 /* The tracefs mount point with the timerring events, or NULL. */

@@ -7,13 +7,15 @@
  * expiry of all of them into a large ring whose consumer keeps up.
  *
  *	bench [-r runs] [-b batch] [-m modemask] [-n log2ids] [-c] [-g] [-P]
+ *	      [-k scalar|avx2|avx512]
  *
  * Modes (-m bit mask, default all): 1 = ids in random order, 2 = ids in
  * order, 4 = random ids with the apply loop prefetching the entry of the
  * op 16 ahead and the list neighbours of the op 8 ahead (see
  * prefetch_op()), 8 = random ids, all timers with TIMERRING_OPF_SLACK. -c times with CLOCK_THREAD_CPUTIME_ID instead of
  * CLOCK_MONOTONIC (less noise on a loaded machine), -g adds a group
- * prefetch of each chunk, -P puts the id table on 4 KiB pages.
+ * prefetch of each chunk, -P puts the id table on 4 KiB pages, -k picks
+ * the batch kernels of the expiry's drain steps (default scalar).
  *
  * Prints a Markdown table: the median over the runs of ns per op, and of
  * ns per delivered timer for the expiry, per mode and batch size.
@@ -26,6 +28,7 @@
 #include <sys/mman.h>
 #include "core.h"
 #include "batch.h"
+#include "tr_impls.h"
 
 #define NIDS_DEFAULT	(1U << 20)
 #define RES_NS		1000000ULL
@@ -54,6 +57,7 @@ struct bench {
 };
 
 static u32 nids = NIDS_DEFAULT;
+static const struct tr_batch_impl *kern = &tr_batch_scalar;
 static u64 rng = 0x243f6a8885a308d3ULL;
 
 static u64 xrand(void)
@@ -171,20 +175,6 @@ static void fill_ops(struct bench *b, u8 opcode)
 
 static unsigned int pf_dist;	/* -m: prefetch distance of mode 2 */
 
-/* The wheel list an expiry goes to (tr_place()'s choice). */
-static u16 list_of(u64 elapsed, u64 exp)
-{
-	u64 x = exp ^ elapsed;
-	unsigned int lvl;
-
-	if (exp <= elapsed)
-		return TR_L_PENDING;
-	if (x >> TR_WHEEL_BITS)
-		return TR_L_FAR;
-	lvl = (fls64(x) - 1) / TR_LVL_BITS;
-	return lvl * TR_LVL_SLOTS + ((exp >> (lvl * TR_LVL_BITS)) & TR_LVL_MASK);
-}
-
 /*
  * Mode 2: what the apply loop could do, as all ids of a chunk are known in
  * advance: prefetch the entry of op i + D, and the list neighbours (prev,
@@ -208,8 +198,9 @@ static inline void prefetch_op(struct tr_core *c, const struct timerring_op *ops
 				prefetchw(tr_entry(c, e->next));
 		}
 		if (ops[h].opcode != TIMERRING_OP_CANCEL) {
-			u32 t = c->lists[list_of(c->elapsed,
-						 out->tick[h])].tail;
+			u16 w = tr_where_of(c->elapsed, out->tick[h]);
+			u32 t = w < TR_NR_BUCKETS ?
+				tr_list_of(c, w, ops[h].id)->tail : TR_NIL;
 
 			if (t != TR_NIL)
 				prefetchw(tr_entry(c, t));
@@ -246,8 +237,9 @@ static void prefetch_chunk(struct tr_core *c, const struct timerring_op *ops,
 				prefetchw(tr_entry(c, e->next));
 		}
 		if (ops[i].opcode != TIMERRING_OP_CANCEL) {
-			u32 t = c->lists[list_of(c->elapsed,
-						 out->tick[i])].tail;
+			u16 w = tr_where_of(c->elapsed, out->tick[i]);
+			u32 t = w < TR_NR_BUCKETS ?
+				tr_list_of(c, w, ops[i].id)->tail : TR_NIL;
 
 			if (t != TR_NIL)
 				prefetchw(tr_entry(c, t));
@@ -435,7 +427,7 @@ int main(int argc, char **argv)
 	time_t now = time(NULL);
 	char date[64];
 
-	while ((opt = getopt(argc, argv, "r:b:m:n:cgP")) != -1) {
+	while ((opt = getopt(argc, argv, "r:b:m:n:cgPk:")) != -1) {
 		switch (opt) {
 		case 'r':
 			runs = atoi(optarg);
@@ -458,9 +450,18 @@ int main(int argc, char **argv)
 		case 'P':
 			small_pages = true;
 			break;
+		case 'k':
+			kern = tr_harness_impl(optarg);
+			if (!kern) {
+				fprintf(stderr, "bench: no %s kernels here\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-r runs] [-b batch] "
-				"[-m modemask] [-n log2ids] [-c] [-g] [-P]\n",
+				"[-m modemask] [-n log2ids] [-c] [-g] [-P] "
+				"[-k kernels]\n",
 				argv[0]);
 			return 2;
 		}
@@ -501,6 +502,7 @@ int main(int argc, char **argv)
 					exit(1);
 				fill_ops(b, TIMERRING_OP_ARM);
 				run_ops(b, batches[bi]);
+				b->c.kern = kern;
 				exp[r] = run_expire(b, &delivered);
 				if (delivered != nids) {
 					fprintf(stderr, "bench: %llu delivered\n",
@@ -532,9 +534,9 @@ int main(int argc, char **argv)
 	       "over 10 s, id table on %s pages, median of %d runs; ops per "
 	       "%u-op chunk: tr_prep_scalar(), then tr_arm/tr_modify/tr_cancel "
 	       "per op; expiry: one pass per 1 ms tick into a %u-entry ring, "
-	       "consumer keeping up.\n\n", nids, nids,
+	       "consumer keeping up, %s drain kernels.\n\n", nids, nids,
 	       small_pages ? "4 KiB" : "2 MiB (THP, like the kernel's direct "
-	       "map)", runs, TR_BATCH_CHUNK, RING);
+	       "map)", runs, TR_BATCH_CHUNK, RING, kern->name);
 	printf("| ids | apply loop | batch | arm ns/op | cancel ns/op | "
 	       "modify ns/op | expire ns/timer |\n");
 	printf("|-----|------------|------:|----------:|-------------:|"

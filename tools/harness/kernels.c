@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "core.h"
 #include "batch.h"
+#include "tr_impls.h"
 
 #define ULL(x)	((unsigned long long)(x))
 
@@ -23,17 +24,12 @@ static unsigned int nimpls;
 
 static void find_impls(void)
 {
-	impls[nimpls++] = &tr_batch_scalar;
-#if defined(__x86_64__) && defined(TR_HAVE_SIMD)
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
-		impls[nimpls++] = &tr_batch_avx2;
-	if (__builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("avx512f") &&
-	    __builtin_cpu_supports("avx512vl") &&
-	    __builtin_cpu_supports("avx512cd"))
-		impls[nimpls++] = &tr_batch_avx512;
-#endif
+	static const char *const names[] = { "scalar", "avx2", "avx512" };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (tr_harness_impl(names[i]))
+			impls[nimpls++] = tr_harness_impl(names[i]);
 }
 
 /* Compare every kernel with the definition; a message on mismatch. */

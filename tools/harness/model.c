@@ -47,6 +47,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "model.h"
+#include "batch.h"
+
+const struct tr_batch_impl *tr_model_kern;
 
 #define MAXK		256
 #define HSZ		1024
@@ -432,7 +435,7 @@ static void model_flush(struct mdl *m, u32 *space, u32 *budget, u32 pos0,
 
 static u32 walk_pending(struct mdl *m, u32 *ids)
 {
-	u32 id = m->c.lists[TR_L_PENDING].head, prev = TR_NIL, n = 0;
+	u32 id = m->c.single[TR_L_PENDING - TR_NR_BUCKETS].head, prev = TR_NIL, n = 0;
 
 	while (id != TR_NIL) {
 		struct tr_entry *e;
@@ -446,9 +449,9 @@ static u32 walk_pending(struct mdl *m, u32 *ids)
 		prev = id;
 		id = e->next;
 	}
-	CHECK(m, m->c.lists[TR_L_PENDING].tail == prev,
+	CHECK(m, m->c.single[TR_L_PENDING - TR_NR_BUCKETS].tail == prev,
 	      "pending list: tail %u, last %u",
-	      m->c.lists[TR_L_PENDING].tail, prev);
+	      m->c.single[TR_L_PENDING - TR_NR_BUCKETS].tail, prev);
 	return n;
 }
 
@@ -1034,6 +1037,13 @@ static void setup(struct mdl *m)
 	m->now = m->w = gen_start(m);
 	m->now_ns = m->now * m->res_ns;
 	tr_core_init(&m->c, m->max_ids, m->res_ns, m->now, m->dir, m->ivdir);
+	if (tr_model_kern) {
+		static const u32 mins[] = { 0, 1, 7, 33, TR_DRAIN_BATCH };
+
+		/* small steps run scalar below kern_min: mix the two */
+		m->c.kern = tr_model_kern;
+		m->c.kern_min = mins[below(m, ARRAY_SIZE(mins))];
+	}
 	tr_cq_init(&m->c.cq, m->ring, m->entries, &m->off);
 	m->cqes = (struct tr_cqe *)(m->ring + m->off.cqes);
 	logop(m, 'S', m->max_ids, m->res_ns, m->now, m->entries, m->k);

@@ -32,6 +32,9 @@ struct tr_model_res {
 	char msg[8192];		/* what went wrong, with the last ops */
 };
 
+/* Drain kernels the core under test uses (scalar if NULL). */
+extern const struct tr_batch_impl *tr_model_kern;
+
 /* Run up to @max_ops steps; 0 if the core matched the model all along. */
 int tr_model_run(struct tr_src *src, u32 max_ops, struct tr_model_res *res);
 

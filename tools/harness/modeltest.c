@@ -3,6 +3,10 @@
  * Randomized model test of the timerring core: one TAP case per seed.
  *
  *	modeltest [-s first_seed] [-n seeds] [-o ops_per_seed] [-p prefix]
+ *		  [-k scalar|avx2|avx512]
+ *
+ * -k runs the core's drain steps with those batch kernels (one the CPU
+ * lacks, or that this binary was built without, skips the run).
  *
  * A failing case prints the seed and the last steps; rerun it alone with
  * "modeltest -s SEED -n 1 -o OPS".
@@ -11,16 +15,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "model.h"
+#include "tr_impls.h"
 
 int main(int argc, char **argv)
 {
 	unsigned long long first = 1, nseeds = 32, ops = 20000, i;
 	unsigned long long fires = 0, cqes = 0, ovf = 0, nops = 0;
-	const char *prefix = "model";
+	const char *prefix = "model", *kern = NULL;
 	struct tr_model_res *res;
 	int opt, failed = 0;
 
-	while ((opt = getopt(argc, argv, "s:n:o:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:o:p:k:")) != -1) {
 		switch (opt) {
 		case 's':
 			first = strtoull(optarg, NULL, 0);
@@ -34,10 +39,22 @@ int main(int argc, char **argv)
 		case 'p':
 			prefix = optarg;
 			break;
+		case 'k':
+			kern = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-s seed] [-n seeds] "
-				"[-o ops] [-p prefix]\n", argv[0]);
+				"[-o ops] [-p prefix] [-k kernels]\n", argv[0]);
 			return 2;
+		}
+	}
+	if (kern) {
+		tr_model_kern = tr_harness_impl(kern);
+		if (!tr_model_kern) {
+			printf("TAP version 13\n1..1\nok 1 - %s # SKIP %s "
+			       "kernels: not built in or not supported by "
+			       "this CPU\n", prefix, kern);
+			return 0;
 		}
 	}
 	res = malloc(sizeof(*res));

@@ -147,10 +147,13 @@ static const struct tr_batch_impl *const bimpls[] = {
 };
 #define NIMPL	ARRAY_SIZE(bimpls)
 
-enum { PH_PREP, PH_PLACE, PH_SCAN, PH_CQE, PH_E2E, PH_E2E_PF, PH_NR };
+enum { PH_PREP, PH_PLACE, PH_SCAN, PH_CQE, PH_DRAIN, PH_E2E, PH_E2E_PF,
+       PH_NR };
 static const char *const ph_name[PH_NR] = {
 	"prep (validate + ns->tick)", "place (level/slot)",
-	"scan_due (compress)", "cqe_fill", "end to end (prep + apply, 1M live)",
+	"scan_due (compress)", "cqe_fill",
+	"drain steps (scan_due + place + cqe_fill, 64 per step)",
+	"end to end (prep + apply, 1M live)",
 	"end to end, 2-stage prefetch of list neighbours",
 };
 
@@ -178,6 +181,21 @@ static void run_phase(const struct tr_batch_impl *im, int ph, u32 n,
 		im->cqe_fill(ring, 16383, ring_tail, ids, uds, cflags, n);
 		ring_tail += n;
 		break;
+	case PH_DRAIN: {
+		/* what wheel.c runs per drain step, on a cascading slot */
+		u32 i, k;
+
+		for (i = 0; i < n; i += TR_DRAIN_BATCH) {
+			k = im->scan_due(core.elapsed + 32, e + i,
+					 TR_DRAIN_BATCH, idx);
+			im->place(core.elapsed, e + i, TR_DRAIN_BATCH, where);
+			im->cqe_fill(ring, 16383, ring_tail, ids + i, uds + i,
+				     cflags + i, k);
+			ring_tail += k;
+		}
+		sink += where[TR_DRAIN_BATCH - 1];
+		break;
+	}
 	case PH_E2E:
 	case PH_E2E_PF:
 		prefetch2 = ph == PH_E2E_PF;

@@ -69,6 +69,11 @@ typedef int64_t s64;
 #define prefetchw(p)	__builtin_prefetch((p), 1)
 #endif
 
+/* The userspace harness may always use the vector registers. */
+#define tr_fpu_usable()		true
+#define tr_fpu_begin()		do { } while (0)
+#define tr_fpu_end()		do { } while (0)
+
 static inline int fls64(u64 x)
 {
 	return x ? 64 - __builtin_clzll(x) : 0;

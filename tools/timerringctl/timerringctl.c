@@ -901,6 +901,8 @@ static void top_print(const struct gstats *a, const struct gstats *b,
 		       (unsigned long long)hist_quantile(dh, b->nbuckets, 0.5),
 		       (unsigned long long)hist_quantile(dh, b->nbuckets, 0.99));
 		json_str(gstat(b, "impl") ?: "unknown");
+		printf(",\"drain_impl\":");
+		json_str(gstat(b, "drain_impl") ?: "unknown");
 		printf("}\n");
 		fflush(stdout);
 		return;
@@ -910,9 +912,9 @@ static void top_print(const struct gstats *a, const struct gstats *b,
 		fputs("\033[H\033[2J", stdout);
 	printf("timerringctl top - %02d:%02d:%02d  refresh %lu, every %.1fs  (Ctrl-C quits)\n\n",
 	       tm.tm_hour, tm.tm_min, tm.tm_sec, iter, dt);
-	printf("  instances open  %-12llu impl        %s\n",
+	printf("  instances open  %-12llu impl        %s, drain %s\n",
 	       (unsigned long long)gstat_u64(b, "instances_open"),
-	       gstat(b, "impl") ?: "?");
+	       gstat(b, "impl") ?: "?", gstat(b, "drain_impl") ?: "?");
 	printf("  armed now       %-12llu overflow    %llu\n",
 	       (unsigned long long)gstat_u64(b, "armed_now"),
 	       (unsigned long long)gstat_u64(b, "overflow_now"));

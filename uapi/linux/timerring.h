@@ -250,7 +250,7 @@ struct timerring_stats {
 	__u32 max_timers;
 	__u32 cq_entries;
 	__u32 impl;		/* TIMERRING_IMPL_* used by the last batch */
-	__u32 resv;
+	__u32 drain_impl;	/* TIMERRING_IMPL_* of the last expiry step */
 	__u64 lateness_hist[TIMERRING_LATENCY_BUCKETS];
 };
 
