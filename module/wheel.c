@@ -127,11 +127,6 @@ static inline struct tr_list *tr_single(struct tr_core *c, u16 where)
 	return &c->single[where - TR_NR_BUCKETS];
 }
 
-static inline unsigned int tr_level_of(u64 x)
-{
-	return (fls64(x) - 1) / TR_LVL_BITS;
-}
-
 /*
  * Queue a due entry behind the expirations already waiting. It counts as
  * overflowed if the ring, as of this pass, has no slot left for it.
@@ -144,25 +139,26 @@ static void tr_add_pending(struct tr_core *c, u32 id, struct tr_entry *e)
 		c->st.overflowed_total++;
 }
 
-/* Put an armed entry on the list its expiry asks for. */
-static void tr_place(struct tr_core *c, u32 id, struct tr_entry *e)
+/*
+ * Put an armed entry on list @where: the one its expiry asks for at the
+ * current wheel time (tr_where_of(), or the place kernel in a drain).
+ */
+static void tr_place_at(struct tr_core *c, u32 id, struct tr_entry *e,
+			u16 where)
 {
-	u64 exp = e->expires;
-	u64 x = exp ^ c->elapsed;
-	unsigned int lvl, slot;
-
-	if (exp <= c->elapsed) {
+	if (where == TR_L_PENDING) {
 		tr_add_pending(c, id, e);
 		return;
 	}
-	if (x >> TR_WHEEL_BITS) {
-		tr_list_add_tail(c, TR_L_FAR, id, e);
-		return;
-	}
-	lvl = tr_level_of(x);
-	slot = (exp >> (lvl * TR_LVL_BITS)) & TR_LVL_MASK;
-	tr_list_add_tail(c, lvl * TR_LVL_SLOTS + slot, id, e);
-	c->occupied[lvl] |= 1ULL << slot;
+	tr_list_add_tail(c, where, id, e);
+	if (where < TR_NR_BUCKETS)
+		c->occupied[where / TR_LVL_SLOTS] |=
+			1ULL << (where % TR_LVL_SLOTS);
+}
+
+static void tr_place(struct tr_core *c, u32 id, struct tr_entry *e)
+{
+	tr_place_at(c, id, e, tr_where_of(c->elapsed, e->expires));
 }
 
 /*
@@ -533,17 +529,10 @@ static u32 tr_drain_step(struct tr_core *c, u32 max)
 			if (t != TR_NIL)
 				prefetchw(tr_entry(c, t));
 		}
-		for (i = 0; i < n; i++) {
-			u16 w = d->where[i];
-			u32 id = d->id[i];
-
-			if (w == TR_L_PENDING)
-				continue;
-			tr_list_add_tail(c, w, id, tr_entry(c, id));
-			if (w < TR_NR_BUCKETS)
-				c->occupied[w / TR_LVL_SLOTS] |=
-					1ULL << (w % TR_LVL_SLOTS);
-		}
+		for (i = 0; i < n; i++)
+			if (d->where[i] != TR_L_PENDING)
+				tr_place_at(c, d->id[i], tr_entry(c, d->id[i]),
+					    d->where[i]);
 		c->st.cascades += n - due;
 	}
 

@@ -12,7 +12,8 @@
  * Modes (-m bit mask, default all): 1 = ids in random order, 2 = ids in
  * order, 4 = random ids with the apply loop prefetching the entry of the
  * op 16 ahead and the list neighbours of the op 8 ahead (see
- * prefetch_op()), 8 = random ids, all timers with TIMERRING_OPF_SLACK. -c times with CLOCK_THREAD_CPUTIME_ID instead of
+ * prefetch_op(); what submit.c does), 8 = random ids, all timers with
+ * TIMERRING_OPF_SLACK. -c times with CLOCK_THREAD_CPUTIME_ID instead of
  * CLOCK_MONOTONIC (less noise on a loaded machine), -g adds a group
  * prefetch of each chunk, -P puts the id table on 4 KiB pages, -k picks
  * the batch kernels of the expiry's drain steps (default scalar).
@@ -411,10 +412,10 @@ int main(int argc, char **argv)
 {
 	static const u32 batches[] = { 256, 1024, 4096, 8192 };
 	static const struct mode modes[] = {
-		{ "random", "as submit.c", false, 0, false },
-		{ "sequential", "as submit.c", true, 0, false },
-		{ "random", "+ prefetch 16 ahead", false, 16, false },
-		{ "random, OPF_SLACK", "as submit.c", false, 0, true },
+		{ "random", "no prefetch", false, 0, false },
+		{ "sequential", "no prefetch", true, 0, false },
+		{ "random", "prefetch 16 ahead (submit.c)", false, 16, false },
+		{ "random, OPF_SLACK", "no prefetch", false, 0, true },
 	};
 	double arm[MAXRUNS], mod[MAXRUNS], can[MAXRUNS], exp[MAXRUNS];
 	double med[ARRAY_SIZE(modes)][ARRAY_SIZE(batches)][4], bytes = 0;
