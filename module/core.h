@@ -29,12 +29,20 @@
 #define TR_NR_BUCKETS		(TR_LEVELS * TR_LVL_SLOTS)
 
 /*
- * Each wheel slot (bucket) is TR_LANES lists; an id always uses lane
- * id % TR_LANES, so a drain walks the lanes side by side (wheel.c).
+ * Each wheel slot (bucket) is TR_LANES lists, walked side by side by a
+ * drain (wheel.c). An id always uses the same lane, tr_lane_of(): ids go
+ * to lanes in runs of 8 (256 bytes of entries), so that ids armed in
+ * order are neighbours on their list as well as in memory.
  */
 #define TR_LANE_BITS		3
 #define TR_LANES		BIT(TR_LANE_BITS)
 #define TR_LANE_MASK		(TR_LANES - 1)
+#define TR_LANE_RUN_SHIFT	3
+
+static inline unsigned int tr_lane_of(u32 id)
+{
+	return (id >> TR_LANE_RUN_SHIFT) & TR_LANE_MASK;
+}
 
 /* Where an entry is (tr_entry.where): a bucket or one of these lists. */
 #define TR_L_PENDING		(TR_NR_BUCKETS + 0)	/* fired, not posted */
@@ -166,7 +174,7 @@ static inline struct tr_list *tr_list_of(struct tr_core *c, u16 where,
 					 u32 id)
 {
 	if (where < TR_NR_BUCKETS)
-		return &c->bucket[where].lane[id & TR_LANE_MASK];
+		return &c->bucket[where].lane[tr_lane_of(id)];
 	return &c->single[where - TR_NR_BUCKETS];
 }
 
