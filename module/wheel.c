@@ -469,26 +469,30 @@ static u32 tr_take(struct tr_core *c, struct tr_bucket *b, u32 max)
 		cur[l] = b->lane[l].head;
 		if (cur[l] != TR_NIL) {
 			prefetchw(tr_entry(c, cur[l]));
-			live++;
+			live |= 1U << l;
 		}
 	}
+	/* one entry per live lane in turn: their misses overlap */
 	while (live && n < max) {
-		for (l = 0; l < TR_LANES && n < max; l++) {
-			u32 id = cur[l];
-			const struct tr_entry *e;
+		u32 round = live;
 
-			if (id == TR_NIL)
-				continue;
+		do {
+			const struct tr_entry *e;
+			u32 id;
+
+			l = __ffs64(round);
+			round &= round - 1;
+			id = cur[l];
 			e = tr_entry(c, id);
 			d->id[n] = id;
 			d->exp[n] = e->expires;
 			n++;
 			cur[l] = e->next;
 			if (cur[l] == TR_NIL)
-				live--;
+				live &= ~(1U << l);
 			else
 				prefetchw(tr_entry(c, cur[l]));
-		}
+		} while (round && n < max);
 	}
 	for (l = 0; l < TR_LANES; l++) {
 		struct tr_list *ln = &b->lane[l];
