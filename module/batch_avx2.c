@@ -186,25 +186,23 @@ static void tr_prep_avx2(const struct tr_prep *p, const struct tr_recip *r,
 	tr_prep_scalar_range(p, r, ops, i, i1, out);
 }
 
-/* tr_place_avx2() has the 7 level boundaries written out */
-#if TR_LEVELS != 8 || TR_LVL_BITS != 6
+/* tr_place_avx2() has the 5 level boundaries written out */
+#if TR_LEVELS != 6 || TR_LVL_BITS != 8
 #error "tr_place_avx2() needs updating for the wheel's shape"
 #endif
 
 static void tr_place_avx2(u64 elapsed, const u64 *exp, u32 n, u16 *where)
 {
 	const __m256i el = _mm256_set1_epi64x(elapsed);
-	const __m256i m63 = _mm256_set1_epi64x(TR_LVL_MASK);
+	const __m256i mask = _mm256_set1_epi64x(TR_LVL_MASK);
 	const __m256i lfar = _mm256_set1_epi64x(TR_L_FAR);
 	const __m256i lpend = _mm256_set1_epi64x(TR_L_PENDING);
 	const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-	const __m256i t1 = _mm256_set1_epi64x((1LL << 6) - 1);
-	const __m256i t2 = _mm256_set1_epi64x((1LL << 12) - 1);
-	const __m256i t3 = _mm256_set1_epi64x((1LL << 18) - 1);
-	const __m256i t4 = _mm256_set1_epi64x((1LL << 24) - 1);
-	const __m256i t5 = _mm256_set1_epi64x((1LL << 30) - 1);
-	const __m256i t6 = _mm256_set1_epi64x((1LL << 36) - 1);
-	const __m256i t7 = _mm256_set1_epi64x((1LL << 42) - 1);
+	const __m256i t1 = _mm256_set1_epi64x((1LL << 8) - 1);
+	const __m256i t2 = _mm256_set1_epi64x((1LL << 16) - 1);
+	const __m256i t3 = _mm256_set1_epi64x((1LL << 24) - 1);
+	const __m256i t4 = _mm256_set1_epi64x((1LL << 32) - 1);
+	const __m256i t5 = _mm256_set1_epi64x((1LL << 40) - 1);
 	u32 i;
 
 	for (i = 0; i + 4 <= n; i += 4) {
@@ -214,22 +212,19 @@ static void tr_place_avx2(u64 elapsed, const u64 *exp, u32 n, u16 *where)
 		__m128i w16;
 
 		/*
-		 * level: how many of 2^6, 2^12, ... 2^42 x reaches, as a sum
-		 * of compare masks (each -1 where reached)
+		 * level: how many of 2^8, 2^16, ... 2^40 x reaches, as a sum
+		 * of compare masks (each -1 where reached); signed compares
+		 * are right, as a level's x < 2^48
 		 */
 		t = _mm256_add_epi64(_mm256_cmpgt_epi64(x, t1),
 				     _mm256_cmpgt_epi64(x, t2));
 		u = _mm256_add_epi64(_mm256_cmpgt_epi64(x, t3),
 				     _mm256_cmpgt_epi64(x, t4));
 		t = _mm256_add_epi64(t, u);
-		u = _mm256_add_epi64(_mm256_cmpgt_epi64(x, t5),
-				     _mm256_cmpgt_epi64(x, t6));
-		u = _mm256_add_epi64(u, _mm256_cmpgt_epi64(x, t7));
-		lvl = _mm256_sub_epi64(_mm256_setzero_si256(),
-				       _mm256_add_epi64(t, u));
-		sh = _mm256_add_epi64(_mm256_slli_epi64(lvl, 2),
-				      _mm256_slli_epi64(lvl, 1));
-		t = _mm256_and_si256(_mm256_srlv_epi64(e, sh), m63);
+		t = _mm256_add_epi64(t, _mm256_cmpgt_epi64(x, t5));
+		lvl = _mm256_sub_epi64(_mm256_setzero_si256(), t);
+		sh = _mm256_slli_epi64(lvl, 3);
+		t = _mm256_and_si256(_mm256_srlv_epi64(e, sh), mask);
 		w = _mm256_or_si256(_mm256_slli_epi64(lvl, TR_LVL_BITS), t);
 		t = tr_ne0(_mm256_srli_epi64(x, TR_WHEEL_BITS));
 		w = tr_blend(w, lfar, t);

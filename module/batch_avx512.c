@@ -150,11 +150,15 @@ static void tr_prep_avx512(const struct tr_prep *p, const struct tr_recip *r,
 	tr_prep_scalar_range(p, r, ops, i, i1, out);
 }
 
+#if TR_LVL_BITS != 8
+#error "tr_place_avx512() needs updating for the wheel's shape"
+#endif
+
 static void tr_place_avx512(u64 elapsed, const u64 *exp, u32 n, u16 *where)
 {
 	const __m512i el = _mm512_set1_epi64(elapsed);
 	const __m512i c63 = _mm512_set1_epi64(63);
-	const __m512i c43 = _mm512_set1_epi64(43);
+	const __m512i mask = _mm512_set1_epi64(TR_LVL_MASK);
 	const __m512i farbits = _mm512_set1_epi64(-(1LL << TR_WHEEL_BITS));
 	const __m512i lfar = _mm512_set1_epi64(TR_L_FAR);
 	const __m512i lpend = _mm512_set1_epi64(TR_L_PENDING);
@@ -166,12 +170,11 @@ static void tr_place_avx512(u64 elapsed, const u64 *exp, u32 n, u16 *where)
 		__m512i b, lvl, sh, w, t;
 		__mmask8 m;
 
-		/* highest set bit b of x, level b / 6 as (b * 43) >> 8 */
+		/* highest set bit b of x: level b / 8, shift 8 * level */
 		b = _mm512_sub_epi64(c63, _mm512_lzcnt_epi64(x));
-		lvl = _mm512_srli_epi64(_mm512_mul_epu32(b, c43), 8);
-		sh = _mm512_add_epi64(_mm512_slli_epi64(lvl, 2),
-				      _mm512_slli_epi64(lvl, 1));
-		t = _mm512_and_si512(_mm512_srlv_epi64(e, sh), c63);
+		lvl = _mm512_srli_epi64(b, 3);
+		sh = _mm512_slli_epi64(lvl, 3);
+		t = _mm512_and_si512(_mm512_srlv_epi64(e, sh), mask);
 		w = _mm512_or_si512(_mm512_slli_epi64(lvl, TR_LVL_BITS), t);
 		m = _mm512_test_epi64_mask(x, farbits);
 		w = _mm512_mask_mov_epi64(w, m, lfar);

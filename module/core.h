@@ -20,11 +20,12 @@
 #define TR_CHUNK_MASK		(TR_CHUNK_IDS - 1)
 #define TR_NIL			U32_MAX
 
-/* Wheel: 8 levels of 64 slots, 48 bits of ticks. */
-#define TR_LVL_BITS		6
+/* Wheel: 6 levels of 256 slots, 48 bits of ticks. */
+#define TR_LVL_BITS		8
 #define TR_LVL_SLOTS		BIT(TR_LVL_BITS)
 #define TR_LVL_MASK		(TR_LVL_SLOTS - 1)
-#define TR_LEVELS		8
+#define TR_LEVELS		6
+#define TR_OCC_WORDS		(TR_LVL_SLOTS / 64)	/* per level */
 #define TR_WHEEL_BITS		(TR_LEVELS * TR_LVL_BITS)
 #define TR_NR_BUCKETS		(TR_LEVELS * TR_LVL_SLOTS)
 
@@ -137,7 +138,7 @@ struct tr_core {
 	struct tr_bucket bucket[TR_NR_BUCKETS];
 	struct tr_list single[TR_NR_SINGLE];	/* TR_L_PENDING, TR_L_FAR */
 	u64 elapsed;			/* wheel time, in ticks */
-	u64 occupied[TR_LEVELS];	/* one bit per non-empty slot */
+	u64 occupied[TR_NR_BUCKETS / 64];	/* a bit per non-empty slot */
 	u16 draining;			/* bucket or TR_L_FAR being drained */
 	u32 far_stop;			/* last far entry to re-place */
 	u32 pending_nr;			/* entries on TR_L_PENDING */

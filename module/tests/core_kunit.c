@@ -158,12 +158,13 @@ static void tr_test_placement(struct kunit *test)
 
 	for (lvl = 0; lvl < TR_LEVELS; lvl++) {
 		u64 exp = 5ULL << (lvl * TR_LVL_BITS);
+		u32 b = lvl * TR_LVL_SLOTS + 5;
 		struct tr_entry *e;
 
 		KUNIT_ASSERT_GE(test, kt_arm(test, k, lvl, exp, 0, 0, 0), 0);
 		e = tr_entry(&k->c, lvl);
-		KUNIT_EXPECT_EQ(test, e->where, lvl * TR_LVL_SLOTS + 5);
-		KUNIT_EXPECT_TRUE(test, k->c.occupied[lvl] & (1ULL << 5));
+		KUNIT_EXPECT_EQ(test, e->where, b);
+		KUNIT_EXPECT_TRUE(test, k->c.occupied[b / 64] & (1ULL << (b % 64)));
 	}
 	KUNIT_ASSERT_GE(test, kt_arm(test, k, 100, U64_MAX, 0, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, tr_entry(&k->c, 100)->where, TR_L_FAR);

@@ -28,7 +28,7 @@ static u64 edge_ns(const struct tr_prep *p)
 	case 2:
 		return U64_MAX - rnd_below(3);
 	case 3:	/* a wheel level boundary, in ticks, +-1 tick or ns */
-		b = (1ULL << (rnd_below(9) * TR_LVL_BITS)) * p->res_ns;
+		b = (1ULL << (rnd_below(TR_LEVELS + 1) * TR_LVL_BITS)) * p->res_ns;
 		b += (rnd_below(3) - 1) * (rnd() & 1 ? p->res_ns : 1);
 		return rnd() & 1 ? b : p->now_ns + b;
 	case 4:
@@ -151,7 +151,7 @@ static void gen_prep(struct tr_prep *p)
 
 static u64 edge_tick(u64 el)
 {
-	u64 b = 1ULL << (rnd_below(9) * TR_LVL_BITS);
+	u64 b = 1ULL << (rnd_below(TR_LEVELS + 1) * TR_LVL_BITS);
 
 	switch (rnd_below(8)) {
 	case 0:
@@ -220,7 +220,7 @@ static void gen_edge_op(const struct tr_prep *p, u32 i,
 		break;
 	default:
 		/* tick boundary of level (i * 7) % 9, -1, 0 or +1 ns */
-		e = (1ULL << ((i * 7) % 9 * TR_LVL_BITS)) * p->res_ns +
+		e = (1ULL << ((i * 7) % (TR_LEVELS + 1) * TR_LVL_BITS)) * p->res_ns +
 		    k % 6 - 4;
 		break;
 	}

@@ -702,7 +702,7 @@ static void maybe_install(struct mdl *m, u32 id, bool ival)
 	}
 }
 
-/* Level 1..8 boundary granularity, small levels much more often. */
+/* Level 1..TR_LEVELS boundary granularity, small levels much more often. */
 static u64 gen_gran(struct mdl *m)
 {
 	unsigned int lvl = below(m, 4) ? 1 + below(m, 3) :
@@ -719,7 +719,7 @@ static u64 gen_expiry(struct mdl *m)
 	switch (below(m, 18)) {
 	case 13:
 	case 14:
-		return base + 1 + below(m, 64);
+		return base + 1 + below(m, TR_LVL_SLOTS);
 	case 15:
 		return base + 1 + below(m, 5000);
 	case 16:
@@ -777,7 +777,7 @@ static u64 gen_ival(struct mdl *m)
 	case 1:
 		return 1 + below(m, 3);
 	case 2:
-		return (64ULL << (TR_LVL_BITS * below(m, 3))) - 1 +
+		return ((u64)TR_LVL_SLOTS << (TR_LVL_BITS * below(m, 3))) - 1 +
 		       below(m, 3);
 	case 3:
 		return 1 + below(m, 1000);

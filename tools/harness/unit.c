@@ -170,7 +170,7 @@ static const u64 starts[] = {
 };
 
 /*
- * Timers at W + 64^k - 1, 64^k, 64^k + 1 for every k: placed on the level
+ * Timers at W + S^k - 1, S^k, S^k + 1 (S = TR_LVL_SLOTS) for every k: placed on the level
  * the scheme says (or the far list), not fired one tick early, fired at
  * their tick, by a driver that only wakes at tr_next_tick(), with at most
  * as many cascades as their level.
@@ -241,7 +241,7 @@ static void test_levels(void)
 	}
 }
 
-/* The end of every rotation of every level: W = j * 64^L - 1. */
+/* The end of every rotation of every level: W = j * S^L - 1. */
 static void test_wrap(void)
 {
 	unsigned int lvl, j, d;
