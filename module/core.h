@@ -248,19 +248,6 @@ static inline u32 tr_cq_claim(struct tr_cq *cq, u32 n)
 	return t;
 }
 
-static inline void tr_cq_put(struct tr_cq *cq, u64 user_data, s32 res,
-			     u32 flags)
-{
-	struct tr_cqe *cqe = &cq->cqes[cq->tail & cq->mask];
-
-	cqe->user_data = user_data;
-	cqe->res = res;
-	cqe->flags = flags;
-	cq->tail++;
-	cq->space--;
-	cq->posted++;
-}
-
 /* Ticks <-> ns, rounding so that a timer never fires early. */
 static inline u64 tr_ns_to_tick_ceil(u64 ns, u64 res_ns)
 {
