@@ -171,7 +171,7 @@ static void tr_work_fn(struct work_struct *work)
 
 struct tr_instance *tr_instance_alloc(void)
 {
-	/* about 40 KiB, most of it the wheel's slots: not physically contiguous */
+	/* ~100 KiB, most of it the wheel's slots: need not be contiguous */
 	struct tr_instance *inst = kvzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
 
 	if (!inst)

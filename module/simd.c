@@ -272,19 +272,15 @@ static void tr_cal_run(const struct tr_batch_impl *im, u32 ph,
 		tr_simd_run_prep(im, &b->p, b->ops, n, &b->out);
 		return;
 	}
-#ifdef CONFIG_X86_64
+	/* a drain step of a cascading slot, FPU held as wheel.c holds it */
 	if (im->impl != TIMERRING_IMPL_SCALAR)
-		kernel_fpu_begin();
-#endif
-	/* a drain step of a cascading slot: some due, the rest re-placed */
+		tr_fpu_begin();
 	im->scan_due(b->elapsed, b->exp, n, b->idx);
 	im->place(b->elapsed, b->exp, n, b->where);
 	im->cqe_fill(b->cqes, TR_DRAIN_BATCH - 1, b->id[0], b->id, b->ud,
 		     b->fl, n);
-#ifdef CONFIG_X86_64
 	if (im->impl != TIMERRING_IMPL_SCALAR)
-		kernel_fpu_end();
-#endif
+		tr_fpu_end();
 }
 
 /* Best time of a few runs of @loops units of @n, in ps per op. */
