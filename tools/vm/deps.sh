@@ -14,12 +14,15 @@ pkgs=(
 	liburing-dev sparse dkms ccache
 	linux-headers-amd64 linux-headers-6.12-amd64
 	gnuplot-nox clang llvm libclang-rt-14-dev
-	kmod python3 rsync xz-utils
+	kmod python3 rsync xz-utils groff-base
 )
 
-installed=" $(dpkg-query -W -f='${db:Status-Status}:${Package} ' \
-	"${pkgs[@]}" 2>/dev/null | tr ' ' '\n' | sed -n 's/^installed://p' |
-	tr '\n' ' ')"
+# dpkg-query -W exits 1 when any name is not installed (or not known at
+# all, as on a fresh machine): that is the answer, not an error.
+status=$(dpkg-query -W -f='${db:Status-Status}:${Package} ' "${pkgs[@]}" \
+	2>/dev/null || true)
+installed=" $(printf '%s' "$status" | tr ' ' '\n' |
+	sed -n 's/^installed://p' | tr '\n' ' ')"
 missing=()
 for p in "${pkgs[@]}"; do
 	case "$installed" in
