@@ -10,8 +10,9 @@
 #                     repo root against KDIR (default: the test kernel)
 #   make run          boot a VM and run the showcase program
 #   make vm-shell     boot a VM with the module loaded, interactive shell
-#   make install      build for the running kernel and install (real hosts)
-#   make dkms-install install as a DKMS package (real hosts)
+#   make install      build for the running kernel and install, with the
+#                     udev rule and group of /dev/timerring (real hosts)
+#   make dkms-install install as a DKMS package, the same (real hosts)
 # See doc/TESTBENCH.md.
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -111,19 +112,29 @@ vm-shell: deps
 	exec $(VM)/run-vm.sh -k "$$img" -i $(OUT)/vm-shell/initramfs.cpio.gz \
 		-m shell -o $(OUT)/vm-shell
 
-# Real hosts only: build against the running kernel and install.
+# What the DKMS package ships (paths kept, rsync -R): the build files and
+# the access rule that its POST_INSTALL script installs.
+DKMS_FILES := dkms.conf Kbuild module uapi VERSION tools/dkms/post-install.sh \
+	tools/udev/60-timerring.rules
+
+# Real hosts only: build against the running kernel and install. The
+# access rule (tools/dkms/post-install.sh): the udev rule to
+# $(DESTDIR)/usr/lib/udev/rules.d; without DESTDIR also the system group
+# timerring and a udev reload.
 install:
 	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) modules
 	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 	install -D -m 644 uapi/linux/timerring.h $(DESTDIR)/usr/include/linux/timerring.h
+	DESTDIR="$(DESTDIR)" tools/dkms/post-install.sh
 
+# dkms install runs the package's POST_INSTALL: the same access rule.
 dkms-install:
 	-dkms remove -m timerring -v $(VERSION) --all 2>/dev/null
 	rm -rf /usr/src/timerring-$(VERSION)
 	mkdir -p /usr/src/timerring-$(VERSION)
-	rsync -a --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' --exclude='*.mod*' \
-		dkms.conf Kbuild module uapi VERSION /usr/src/timerring-$(VERSION)/
+	rsync -aR --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' --exclude='*.mod*' \
+		$(DKMS_FILES) /usr/src/timerring-$(VERSION)/
 	dkms add -m timerring -v $(VERSION)
 	dkms build -m timerring -v $(VERSION)
 	dkms install -m timerring -v $(VERSION)

@@ -30,6 +30,10 @@ stock=(6.1 6.12)
 # ---------------------------------------------------------------------------
 # The legs. Each runs in its own bash process with set -e in force.
 
+# deps.sh against stand-ins of dpkg-query, apt-get and id (fresh machine,
+# complete, partial, not root): installs nothing.
+leg_deps_test() { "$here/deps-test.sh"; }
+
 leg_deps() { "$here/deps.sh"; }
 
 leg_kernel() {
@@ -152,10 +156,11 @@ if [ "${1:-}" = --leg ]; then
 fi
 
 # ---------------------------------------------------------------------------
-all_legs=(deps kernel stock-kernels checkpatch sparse build-test build-deb6.1
-	build-deb6.12 dkms selftests harness tools vm-test vm-deb6.1 vm-deb6.12)
+all_legs=(deps-test deps kernel stock-kernels checkpatch sparse build-test
+	build-deb6.1 build-deb6.12 dkms selftests harness tools vm-test vm-deb6.1
+	vm-deb6.12)
 declare -A group=(
-	[static]="checkpatch sparse harness"
+	[static]="deps-test checkpatch sparse harness"
 	[build]="build-test build-deb6.1 build-deb6.12 dkms"
 	[vm]="build-test build-deb6.1 build-deb6.12 selftests tools vm-test vm-deb6.1 vm-deb6.12"
 )

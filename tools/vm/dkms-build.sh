@@ -4,7 +4,8 @@
 # Check the DKMS package: dkms add + build of timerring against the
 # headers of kernel KVER, in a private DKMS and source tree under WORKDIR
 # (so the host's /var/lib/dkms and /usr/src are left alone), then remove
-# it again. Nothing is installed.
+# it again. Nothing is installed, and the package's POST_INSTALL (the
+# udev rule and group) is not run.
 #
 # usage: dkms-build.sh KVER WORKDIR
 set -euo pipefail
@@ -23,10 +24,19 @@ fi
 rm -rf "$work"
 mkdir -p "$work/src/timerring-$ver" "$work/tree"
 work=$(cd "$work" && pwd)
-src=(dkms.conf Kbuild module uapi)
+# The files of `make dkms-install` (paths kept): the build files and the
+# access rule of the POST_INSTALL script. dkms add and build never run
+# POST_INSTALL (only dkms install does), so nothing reaches this host.
+src=(dkms.conf Kbuild module uapi tools/dkms/post-install.sh
+	tools/udev/60-timerring.rules)
 [ -f "$repo/VERSION" ] && src+=(VERSION)
-(cd "$repo" && rsync -a --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+(cd "$repo" && rsync -aR --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 	--exclude='*.mod*' "${src[@]}" "$work/src/timerring-$ver/")
+post=$(sed -n 's/^POST_INSTALL="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/dkms.conf")
+if [ -n "$post" ] && [ ! -x "$work/src/timerring-$ver/$post" ]; then
+	echo "dkms-build: POST_INSTALL $post is not an executable file of the package" >&2
+	exit 1
+fi
 
 opts=(-m timerring -v "$ver" --sourcetree "$work/src" --dkmstree "$work/tree")
 cleanup() { dkms remove "${opts[@]}" --all >/dev/null 2>&1 || true; }
