@@ -11,8 +11,8 @@
  *
  * Verdicts, in the order they are checked:
  *   -EINVAL  unknown opcode, unknown flag, resv != 0, interval shorter than
- *            one tick, CANCEL with expiry/interval/flags set, CANCEL_ALL
- *            with a non-zero id or expiry/interval/flags set
+ *            one tick, CANCEL with expiry/user_data/interval/flags set,
+ *            CANCEL_ALL with a non-zero id or expiry/user_data/interval/flags
  *   -ERANGE  id >= max_timers
  *
  * Expiries: an absolute expiry is moved from the caller's time namespace to

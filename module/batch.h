@@ -119,7 +119,8 @@ extern const struct tr_batch_impl tr_batch_avx512;
 static __always_inline s32 tr_verdict(const struct tr_prep *p,
 				      const struct timerring_op *op)
 {
-	bool unused_zero = !op->expiry && !op->interval && !op->flags;
+	bool unused_zero = !op->expiry && !op->user_data && !op->interval &&
+			   !op->flags;
 
 	if (op->resv || (op->flags & ~TIMERRING_OPF_ALL))
 		return -EINVAL;

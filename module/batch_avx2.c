@@ -137,6 +137,7 @@ static void tr_prep_avx2(const struct tr_prep *p, const struct tr_recip *r,
 		__m256i hdr = _mm256_permute2x128_si256(t0, t2, 0x20);
 		__m256i exp = _mm256_permute2x128_si256(t1, t3, 0x20);
 		__m256i ival = _mm256_permute2x128_si256(t1, t3, 0x31);
+		__m256i ud = _mm256_permute2x128_si256(t0, t2, 0x31);
 		__m256i ns, absv, rel, op, id, is3, einval, t;
 
 		/* verdict */
@@ -147,8 +148,8 @@ static void tr_prep_avx2(const struct tr_prep *p, const struct tr_recip *r,
 		t = _mm256_andnot_si256(tr_eq0(ival), tr_ucmpgt(res, ival));
 		t = _mm256_and_si256(tr_eq0(op), t);
 		einval = _mm256_or_si256(einval, t);
-		/* CANCEL, CANCEL_ALL: expiry, interval and flags zero */
-		t = _mm256_or_si256(exp, ival);
+		/* CANCEL, CANCEL_ALL: expiry, user_data, interval, flags zero */
+		t = _mm256_or_si256(_mm256_or_si256(exp, ival), ud);
 		t = _mm256_or_si256(t, _mm256_and_si256(hdr, hflags));
 		t = _mm256_andnot_si256(tr_eq0(t), _mm256_cmpeq_epi64(op, two));
 		einval = _mm256_or_si256(einval, t);

@@ -103,6 +103,7 @@ static void tr_prep_avx512(const struct tr_prep *p, const struct tr_recip *r,
 		__m512i hdr = _mm512_permutex2var_epi64(he0, lo4, he1);
 		__m512i exp = _mm512_permutex2var_epi64(he0, hi4, he1);
 		__m512i ival = _mm512_permutex2var_epi64(iu0, lo4, iu1);
+		__m512i ud = _mm512_permutex2var_epi64(iu0, hi4, iu1);
 		__mmask8 einval, erange, is3, uz, m;
 		__m512i ns, rel, absv, op, t;
 
@@ -113,8 +114,8 @@ static void tr_prep_avx512(const struct tr_prep *p, const struct tr_recip *r,
 		einval |= _mm512_testn_epi64_mask(op, op) &
 			  _mm512_test_epi64_mask(ival, ival) &
 			  _mm512_cmplt_epu64_mask(ival, res);
-		/* CANCEL, CANCEL_ALL: expiry, interval and flags zero */
-		t = _mm512_or_si512(exp, ival);
+		/* CANCEL, CANCEL_ALL: expiry, user_data, interval, flags zero */
+		t = _mm512_or_si512(_mm512_or_si512(exp, ival), ud);
 		t = _mm512_or_si512(t, _mm512_and_si512(hdr, hflags));
 		uz = _mm512_testn_epi64_mask(t, t);
 		einval |= _mm512_cmpeq_epi64_mask(op, two) & ~uz;

@@ -36,6 +36,16 @@ static inline void tr_vm_flags_set(struct vm_area_struct *vma,
 #endif
 }
 
+static inline void tr_vm_flags_clear(struct vm_area_struct *vma,
+				     vm_flags_t flags)
+{
+#ifdef TR_HAVE_VM_FLAGS_SET
+	vm_flags_clear(vma, flags);
+#else
+	vma->vm_flags &= ~flags;
+#endif
+}
+
 /* 6.13 replaced hrtimer_init() + ->function by hrtimer_setup(). */
 static inline void tr_hrtimer_setup(struct hrtimer *t,
 				    enum hrtimer_restart (*fn)(struct hrtimer *),

@@ -73,6 +73,16 @@ struct tr_entry {
 	u8 resv;
 };
 
+/*
+ * The period of a periodic timer, on a nanosecond grid: due_ns is the exact
+ * due time of its next period, ival_ns the interval. The wheel only sees
+ * the tick of due_ns rounded up.
+ */
+struct tr_period {
+	u64 ival_ns;
+	u64 due_ns;
+};
+
 struct tr_list {
 	u32 head;
 	u32 tail;
@@ -159,7 +169,7 @@ struct tr_core {
 	u32 chunks_present;
 	u32 ivals_present;
 	struct tr_entry **chunk;	/* [nr_chunks], NULL until used */
-	u64 **ival;			/* [nr_chunks], periodic intervals */
+	struct tr_period **ival;	/* [nr_chunks], periodic timers */
 
 	/* time */
 	u64 res_ns;			/* tick length */
@@ -192,11 +202,6 @@ static inline struct tr_entry *tr_entry(const struct tr_core *c, u32 id)
 	return &c->chunk[id >> TR_CHUNK_SHIFT][id & TR_CHUNK_MASK];
 }
 
-static inline bool tr_chunk_missing(const struct tr_core *c, u32 id)
-{
-	return !c->chunk[id >> TR_CHUNK_SHIFT];
-}
-
 static inline void tr_set_now(struct tr_core *c, u64 now_ns)
 {
 	c->now_ns = now_ns;
@@ -205,18 +210,23 @@ static inline void tr_set_now(struct tr_core *c, u64 now_ns)
 
 /* table.c */
 void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
-		  struct tr_entry **chunk_dir, u64 **ival_dir);
+		  struct tr_entry **chunk_dir, struct tr_period **ival_dir);
 void tr_table_install(struct tr_core *c, u32 chunk_idx, struct tr_entry *mem);
-void tr_table_install_ival(struct tr_core *c, u32 chunk_idx, u64 *mem);
+void tr_table_install_ival(struct tr_core *c, u32 chunk_idx,
+			   struct tr_period *mem);
 size_t tr_table_bytes(const struct tr_core *c);
 
-/* wheel.c: ops; all return a TIMERRING_OP_* result (>= 0 or -errno). */
+/*
+ * wheel.c: ops; all return a TIMERRING_OP_* result (>= 0 or -errno).
+ * @per is NULL for a one-shot timer; a periodic one is due at tick
+ * @expires, the tick of per->due_ns rounded up.
+ */
 int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data,
-	   u64 ival, u8 flags);
+	   const struct tr_period *per, u8 flags);
 int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
-	      u64 ival, u8 flags);
+	      const struct tr_period *per, u8 flags);
 int tr_cancel(struct tr_core *c, u32 id);
-u32 tr_cancel_chunk(struct tr_core *c, u32 chunk_idx);
+bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled);
 
 /* wheel.c: time */
 u64 tr_next_tick(const struct tr_core *c);

@@ -6,30 +6,51 @@
  * (HRTIMER_MODE_ABS_SOFT), programmed to the next tick at which the wheel
  * has work (tr_next_tick()): nothing runs while nothing is due. A pass
  * takes the instance lock, reads the clock once, runs the wheel up to now
- * and posts the CQEs, handling at most TR_PASS_BUDGET (4096) entries; what
- * is left (a herd of a million timers due in one tick, say) continues from
- * a work item on the instance's node, 4096 entries per lock hold with a
- * cond_resched() in between, so no pass holds the lock, or keeps bottom
- * halves off, for more than about 4096 x 25 ns = 100 us natively.
+ * and posts the CQEs, handling at most a budget of entries; what is left
+ * continues from a work item on the instance's node (system_unbound_wq,
+ * process context), TR_PASS_BUDGET (4096) entries per lock hold with a
+ * cond_resched() in between.
+ *
+ * The hrtimer soft-IRQ runs the callbacks of every instance due on a CPU
+ * in one go, so a per-instance budget alone does not bound it: 200
+ * instances with 2000 timers due at the same instant made one soft-IRQ of
+ * 45-227 ms under TCG. So each pass in soft-IRQ handles at most
+ * TR_SOFTIRQ_PASS_BUDGET (256) entries, and all instances of a CPU share
+ * TR_SOFTIRQ_NS (200 us) of pass time per jiffy; once that is spent, a
+ * callback only puts its instance on the CPU's deferred list (a bit and
+ * an llist_add()), and a per-CPU work item hands the list to the
+ * instances' own work items. One HRTIMER soft-IRQ then costs at most
+ * 200 us plus one pass plus, per further instance due, the hrtimer core's
+ * own expiry and our list add. Measured under TCG (selftests/timerring/
+ * softirq_test.c, tools/bench/RESULTS.md): 0.5-0.8 ms on Debian's 6.12,
+ * 1.9 ms on the debug kernel, where 200 instances with a single timer
+ * each, all callbacks and no expiry work, take 1.2-2.3 ms (3-5 ms on the
+ * debug kernel). Natively a pass of 256 entries is ~15 us, and 200 us of
+ * passes per jiffy go a long way before anything is deferred.
+ *
+ * The work items are bounded by TR_PASS_BUDGET (4096) entries per lock
+ * hold, bottom halves off for ~4096 x 60 ns = 0.25 ms natively.
  *
  * Memory: the id table's chunks (4 KiB, 128 ids) come from one slab cache
  * through kmem_cache_alloc_node() on the instance's NUMA node, accounted to
  * the caller's memcg (SLAB_ACCOUNT), and are allocated on first use outside
  * the lock. The chunk directory (8 bytes per 128 ids, twice), the ring and
- * the batch buffer are allocated on the node at setup, also accounted. All
- * instances together back at most global_max_timers ids with chunks; an op
- * that would need more fails with -ENOSPC.
+ * the batch buffer are allocated on the node at setup, also accounted.
+ * Every allocation is charged to the opener's budget first (account.c).
  *
  * Closing an instance with 1M armed timers frees 8192 chunks with a
  * cond_resched() every 64: the entries are not unlinked one by one.
  */
 #include <linux/nodemask.h>
 #include <linux/nsproxy.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/slab.h>
 #include <linux/time_namespace.h>
 #include <linux/timekeeping.h>
 #include <linux/topology.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
 #include "compat.h"
@@ -40,8 +61,59 @@ static struct kmem_cache *tr_chunk_cache;
 static struct kmem_cache *tr_ival_cache;
 static atomic_t tr_next_inst_id = ATOMIC_INIT(0);
 
+/*
+ * A CPU's soft-IRQ budget: the time its passes took in the current window
+ * of one jiffy (TICK_NSEC of local_clock()), and the instances that were
+ * due once it was spent. Handing those to their work items is left to @work, so
+ * that a callback over budget costs a bit and a list add, not a
+ * queue_work_node() with its worker wake-up.
+ */
+struct tr_softirq_cpu {
+	u64 start;
+	u64 used;
+	struct llist_head deferred;
+	struct work_struct work;
+};
+
+static DEFINE_PER_CPU(struct tr_softirq_cpu, tr_softirq_cpu);
+
+static void tr_defer_fn(struct work_struct *work)
+{
+	struct tr_softirq_cpu *sc = container_of(work, struct tr_softirq_cpu,
+						 work);
+	struct llist_node *list = llist_del_all(&sc->deferred);
+	struct tr_instance *inst, *tmp;
+
+	/*
+	 * Clear the bit first: a callback that finds it set relies on the
+	 * work being queued after it. tr_instance_free() flushes this work,
+	 * so the instance outlives the loop.
+	 */
+	llist_for_each_entry_safe(inst, tmp, list, defer_node) {
+		clear_bit(0, &inst->deferred);
+		/* the clear is seen before the work can run and look */
+		smp_mb__after_atomic();
+		queue_work_node(inst->node, system_unbound_wq, &inst->work);
+	}
+}
+
+/* Soft-IRQ: have the instance's pass continue from its work item. */
+static void tr_defer(struct tr_instance *inst, struct tr_softirq_cpu *sc)
+{
+	if (test_and_set_bit(0, &inst->deferred))
+		return;
+	if (llist_add(&inst->defer_node, &sc->deferred))
+		queue_work_on(smp_processor_id(), system_highpri_wq,
+			      &sc->work);
+}
+
 int tr_slab_init(void)
 {
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		INIT_WORK(&per_cpu_ptr(&tr_softirq_cpu, cpu)->work,
+			  tr_defer_fn);
 	tr_chunk_cache = kmem_cache_create("timerring_chunk",
 					   TR_CHUNK_IDS * sizeof(struct tr_entry),
 					   64, SLAB_ACCOUNT | SLAB_HWCACHE_ALIGN,
@@ -49,7 +121,8 @@ int tr_slab_init(void)
 	if (!tr_chunk_cache)
 		return -ENOMEM;
 	tr_ival_cache = kmem_cache_create("timerring_ival",
-					  TR_CHUNK_IDS * sizeof(u64), 64,
+					  TR_CHUNK_IDS * sizeof(struct tr_period),
+					  64,
 					  SLAB_ACCOUNT | SLAB_HWCACHE_ALIGN, NULL);
 	if (!tr_ival_cache) {
 		kmem_cache_destroy(tr_chunk_cache);
@@ -60,6 +133,11 @@ int tr_slab_init(void)
 
 void tr_slab_exit(void)
 {
+	int cpu;
+
+	/* every instance is gone: the lists are empty, the works may run */
+	for_each_possible_cpu(cpu)
+		flush_work(&per_cpu_ptr(&tr_softirq_cpu, cpu)->work);
 	kmem_cache_destroy(tr_ival_cache);
 	kmem_cache_destroy(tr_chunk_cache);
 }
@@ -88,53 +166,47 @@ void tr_program(struct tr_instance *inst)
 	hrtimer_start(&inst->hrt, ns_to_ktime(ns), HRTIMER_MODE_ABS_SOFT);
 }
 
-/* Wake waiters after CQEs were published. Not under inst->lock. */
+/*
+ * Wake waiters after CQEs were published. Not under inst->lock.
+ * wq_has_sleeper() has the full barrier that pairs with the one between
+ * queueing and reading the tail in tr_poll() and prepare_to_wait(): either
+ * the waiter sees the new tail, or this sees the waiter.
+ */
 void tr_notify(struct tr_instance *inst, u32 posted)
 {
-	struct eventfd_ctx *evfd;
-
 	if (!posted)
 		return;
 	trace_timerring_wakeup(inst->inst_id, posted);
 	if (wq_has_sleeper(&inst->wq))
 		wake_up_all(&inst->wq);
-	rcu_read_lock();
-	evfd = rcu_dereference(inst->evfd);
-	/*
-	 * eventfd_signal() must not nest in another one on this task (a
-	 * soft-IRQ run from its spin_unlock): skip, a later pass signals.
-	 */
-	if (evfd && eventfd_signal_allowed() &&
-	    !(READ_ONCE(*(u32 *)((u8 *)inst->ring +
-				 inst->params.cq_off.flags)) &
-	      TIMERRING_CQ_F_EVENTFD_DISABLED))
-		tr_eventfd_signal(evfd);
-	rcu_read_unlock();
+	tr_eventfd_notify(inst);
 }
 
 /*
- * One pass of the expiry path with a budget of entries. Returns true if
- * work is left for another pass.
+ * One pass of the expiry path, handling at most *@budget entries (what it
+ * handled is taken off). Returns true if work is left for another pass.
+ * While a CANCEL_ALL is between lock holds, nothing runs: every timer is
+ * being cancelled, and the submitter reprograms the hrtimer when it ends.
  */
-bool tr_run(struct tr_instance *inst, u32 budget)
+bool tr_run(struct tr_instance *inst, u32 *budget)
 {
 	struct tr_core *c = &inst->core;
 	bool was_overflow, more;
 	u32 posted;
 
 	spin_lock_bh(&inst->lock);
-	if (inst->dead) {
+	inst->programmed = U64_MAX;
+	if (inst->dead || inst->cancelling) {
 		spin_unlock_bh(&inst->lock);
 		return false;
 	}
-	inst->programmed = U64_MAX;
 	tr_set_now(c, tr_clock_now(inst));
 	tr_simd_set_drain(c);
 	was_overflow = c->pending_nr;
 	tr_cq_begin(&c->cq);
-	tr_flush(c, &budget);
-	more = !tr_advance(c, c->now_tick, &budget);
-	tr_flush(c, &budget);
+	tr_flush(c, budget);
+	more = !tr_advance(c, c->now_tick, budget);
+	tr_flush(c, budget);
 	more |= c->pending_nr && tr_cq_has_space(&c->cq);
 	posted = tr_cq_end(&c->cq, c->pending_nr);
 	if (posted) {
@@ -151,12 +223,25 @@ bool tr_run(struct tr_instance *inst, u32 budget)
 	return more;
 }
 
+/* Soft-IRQ: a pass within what is left of this CPU's budget. */
 static enum hrtimer_restart tr_hrtimer_fn(struct hrtimer *t)
 {
 	struct tr_instance *inst = container_of(t, struct tr_instance, hrt);
+	struct tr_softirq_cpu *sc = this_cpu_ptr(&tr_softirq_cpu);
+	u32 budget = TR_SOFTIRQ_PASS_BUDGET;
+	u64 now = local_clock();
 
-	if (tr_run(inst, TR_PASS_BUDGET))
-		queue_work_node(inst->node, system_unbound_wq, &inst->work);
+	if (now - sc->start >= TICK_NSEC) {
+		sc->start = now;
+		sc->used = 0;
+	}
+	if (sc->used >= TR_SOFTIRQ_NS) {
+		tr_defer(inst, sc);
+		return HRTIMER_NORESTART;
+	}
+	if (tr_run(inst, &budget))
+		tr_defer(inst, sc);
+	sc->used += local_clock() - now;
 	return HRTIMER_NORESTART;
 }
 
@@ -164,18 +249,31 @@ static void tr_work_fn(struct work_struct *work)
 {
 	struct tr_instance *inst = container_of(work, struct tr_instance,
 						work);
+	u32 budget;
 
-	while (tr_run(inst, TR_PASS_BUDGET))
+	do {
 		cond_resched();
+		budget = TR_PASS_BUDGET;
+	} while (tr_run(inst, &budget));
 }
 
+/* An instance, charged to the opener; ERR_PTR(-ENOSPC) over its budget. */
 struct tr_instance *tr_instance_alloc(void)
 {
-	/* ~100 KiB, most of it the wheel's slots: need not be contiguous */
-	struct tr_instance *inst = kvzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+	struct tr_instance *inst;
+	struct tr_charge ch;
+	int ret;
 
-	if (!inst)
-		return NULL;
+	/* ~100 KiB, most of it the wheel's slots: need not be contiguous */
+	ret = tr_charge_open(&ch, tr_alloc_bytes(sizeof(*inst)));
+	if (ret)
+		return ERR_PTR(ret);
+	inst = kvzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+	if (!inst) {
+		tr_charge_close(&ch);
+		return ERR_PTR(-ENOMEM);
+	}
+	inst->charge = ch;
 	spin_lock_init(&inst->lock);
 	mutex_init(&inst->submit_mutex);
 	init_waitqueue_head(&inst->wq);
@@ -188,31 +286,32 @@ struct tr_instance *tr_instance_alloc(void)
 static void tr_table_free(struct tr_instance *inst)
 {
 	struct tr_core *c = &inst->core;
-	long chunks = 0;
 	u32 i;
 
 	for (i = 0; i < c->nr_chunks; i++) {
-		if (c->chunk[i]) {
+		if (c->chunk[i])
 			kmem_cache_free(tr_chunk_cache, c->chunk[i]);
-			chunks++;
-		}
 		if (c->ival[i])
 			kmem_cache_free(tr_ival_cache, c->ival[i]);
 		if (!(i % 64))
 			cond_resched();
 	}
-	atomic_long_sub(chunks, &tr_global_chunks);
 	kvfree(c->chunk);
 	kvfree(c->ival);
 }
 
 void tr_instance_free(struct tr_instance *inst)
 {
+	int cpu;
+
 	if (tr_ready(inst)) {
 		spin_lock_bh(&inst->lock);
 		inst->dead = true;
 		spin_unlock_bh(&inst->lock);
 		hrtimer_cancel(&inst->hrt);
+		/* no callback can defer it now: let the CPUs' lists drain */
+		for_each_possible_cpu(cpu)
+			flush_work(&per_cpu_ptr(&tr_softirq_cpu, cpu)->work);
 		cancel_work_sync(&inst->work);
 		hrtimer_cancel(&inst->hrt);
 		tr_stats_unregister(inst);
@@ -224,6 +323,7 @@ void tr_instance_free(struct tr_instance *inst)
 	}
 	tr_eventfd_release(inst);
 	mutex_destroy(&inst->submit_mutex);
+	tr_charge_close(&inst->charge);
 	kvfree(inst);
 }
 
@@ -234,18 +334,16 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic)
 	u32 ci = id >> TR_CHUNK_SHIFT;
 
 	if (unlikely(!c->chunk[ci])) {
-		long limit = DIV_ROUND_UP(READ_ONCE(tr_global_max_timers),
-					  TR_CHUNK_IDS);
+		size_t sz = kmem_cache_size(tr_chunk_cache);
 		struct tr_entry *mem;
+		int ret = tr_charge(&inst->charge, sz);
 
-		if (atomic_long_inc_return(&tr_global_chunks) > limit) {
-			atomic_long_dec(&tr_global_chunks);
-			return -ENOSPC;
-		}
+		if (ret)
+			return ret;
 		mem = kmem_cache_alloc_node(tr_chunk_cache, GFP_KERNEL,
 					    inst->node);
 		if (!mem) {
-			atomic_long_dec(&tr_global_chunks);
+			tr_uncharge(&inst->charge, sz);
 			return -ENOMEM;
 		}
 		spin_lock_bh(&inst->lock);
@@ -253,11 +351,18 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic)
 		spin_unlock_bh(&inst->lock);
 	}
 	if (unlikely(periodic && !c->ival[ci])) {
-		u64 *mem = kmem_cache_alloc_node(tr_ival_cache, GFP_KERNEL,
-						 inst->node);
+		size_t sz = kmem_cache_size(tr_ival_cache);
+		struct tr_period *mem;
+		int ret = tr_charge(&inst->charge, sz);
 
-		if (!mem)
+		if (ret)
+			return ret;
+		mem = kmem_cache_alloc_node(tr_ival_cache, GFP_KERNEL,
+					    inst->node);
+		if (!mem) {
+			tr_uncharge(&inst->charge, sz);
 			return -ENOMEM;
+		}
 		spin_lock_bh(&inst->lock);
 		tr_table_install_ival(c, ci, mem);
 		spin_unlock_bh(&inst->lock);
@@ -296,13 +401,13 @@ static int tr_check_params(struct timerring_params *p)
 
 	if (!p->cq_entries)
 		p->cq_entries = min(TIMERRING_CQ_ENTRIES_DEFAULT, cap_cq);
-	if (p->cq_entries > cap_cq) {
+	if (p->cq_entries > cap_cq || p->cq_entries < TIMERRING_CQ_ENTRIES_MIN) {
 		if (!clamp)
 			return -EINVAL;
-		p->cq_entries = cap_cq;
+		p->cq_entries = clamp(p->cq_entries, TIMERRING_CQ_ENTRIES_MIN,
+				      cap_cq);
 	}
-	p->cq_entries = max(roundup_pow_of_two(p->cq_entries),
-			    TIMERRING_CQ_ENTRIES_MIN);
+	p->cq_entries = roundup_pow_of_two(p->cq_entries);
 
 	if (p->numa_node == TIMERRING_NODE_CURRENT)
 		p->numa_node = numa_node_id();
@@ -318,27 +423,56 @@ static void *kvcalloc_node_account(size_t n, size_t size, int node)
 			     GFP_KERNEL_ACCOUNT | __GFP_ZERO, node);
 }
 
-int tr_instance_setup(struct tr_instance *inst, struct timerring_params *p)
+/* What SETUP allocates for @p, as charged to the budget. */
+static size_t tr_setup_bytes(const struct timerring_params *p, size_t cq_bytes)
+{
+	size_t dir = DIV_ROUND_UP(p->max_timers, TR_CHUNK_IDS) * sizeof(void *);
+	size_t pages = DIV_ROUND_UP(cq_bytes, PAGE_SIZE);
+
+	return 2 * tr_alloc_bytes(dir) +
+	       tr_alloc_bytes(sizeof(struct tr_batch_buf)) +
+	       tr_alloc_bytes(pages * sizeof(struct page *)) +
+	       pages * PAGE_SIZE;
+}
+
+/*
+ * TIMERRING_IOC_SETUP: allocate everything, write the parameters back, and
+ * only then publish the instance; if the copy back faults, undo it all, so
+ * that a failed SETUP leaves the instance as it was.
+ */
+int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
+		      size_t usize)
 {
 	struct tr_core *c = &inst->core;
 	struct tr_entry **chunk_dir = NULL;
-	u64 **ival_dir = NULL;
-	size_t cq_bytes;
+	struct tr_period **ival_dir = NULL;
+	struct timerring_params p;
+	size_t cq_bytes, charged;
 	u32 nr_chunks;
 	int ret;
 
-	ret = tr_check_params(p);
+	ret = copy_struct_from_user(&p, sizeof(p), uarg, usize);
+	if (ret)
+		return ret;
+	ret = tr_check_params(&p);
 	if (ret)
 		return ret;
 
-	mutex_lock(&inst->submit_mutex);
+	if (mutex_lock_killable(&inst->submit_mutex))
+		return -EINTR;
 	ret = -EBUSY;
 	if (inst->ready)
 		goto out_unlock;
 
-	inst->node = p->numa_node;
-	inst->clockid = p->clockid;
-	nr_chunks = DIV_ROUND_UP(p->max_timers, TR_CHUNK_IDS);
+	tr_cq_layout(p.cq_entries, &p.cq_off, &cq_bytes);
+	charged = tr_setup_bytes(&p, cq_bytes);
+	ret = tr_charge(&inst->charge, charged);
+	if (ret)
+		goto out_unlock;
+
+	inst->node = p.numa_node;
+	inst->clockid = p.clockid;
+	nr_chunks = DIV_ROUND_UP(p.max_timers, TR_CHUNK_IDS);
 	ret = -ENOMEM;
 	chunk_dir = kvcalloc_node_account(nr_chunks, sizeof(*chunk_dir),
 					  inst->node);
@@ -348,40 +482,44 @@ int tr_instance_setup(struct tr_instance *inst, struct timerring_params *p)
 				  inst->node);
 	if (!chunk_dir || !ival_dir || !inst->buf)
 		goto out_free;
-
-	tr_cq_layout(p->cq_entries, &p->cq_off, &cq_bytes);
 	ret = tr_ring_alloc(inst, cq_bytes);
 	if (ret)
 		goto out_free;
 
-	tr_core_init(c, p->max_timers, p->resolution_ns,
-		     div64_u64(tr_clock_now(inst), p->resolution_ns),
+	p.features = TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
+		     TIMERRING_FEAT_EVENTFD | TIMERRING_FEAT_NODROP;
+	if (IS_ENABLED(CONFIG_TIME_NS))
+		p.features |= TIMERRING_FEAT_TIMENS;
+	p.mmap_offset = 0;
+	p.mmap_size = inst->ring_bytes;
+	ret = tr_copy_struct_to_user(uarg, usize, &p, sizeof(p));
+	if (ret)
+		goto out_ring;
+
+	tr_core_init(c, p.max_timers, p.resolution_ns,
+		     div64_u64(tr_clock_now(inst), p.resolution_ns),
 		     chunk_dir, ival_dir);
-	tr_cq_init(&c->cq, inst->ring, p->cq_entries, &p->cq_off);
+	tr_cq_init(&c->cq, inst->ring, p.cq_entries, &p.cq_off);
 	tr_hrtimer_setup(&inst->hrt, tr_hrtimer_fn, inst->clockid,
 			 HRTIMER_MODE_ABS_SOFT);
-
-	p->features = TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
-		      TIMERRING_FEAT_EVENTFD | TIMERRING_FEAT_NODROP;
-	if (IS_ENABLED(CONFIG_TIME_NS))
-		p->features |= TIMERRING_FEAT_TIMENS;
-	p->mmap_offset = 0;
-	p->mmap_size = inst->ring_bytes;
-	inst->params = *p;
+	inst->params = p;
 	inst->last_impl = tr_impl_active();
 	tr_stats_register(inst);
-	trace_timerring_setup(inst->inst_id, p->max_timers, p->cq_entries,
-			      p->resolution_ns, p->clockid, inst->node);
+	trace_timerring_setup(inst->inst_id, p.max_timers, p.cq_entries,
+			      p.resolution_ns, p.clockid, inst->node);
 	/* Publish the set-up instance to lockless tr_ready() readers. */
 	smp_store_release(&inst->ready, true);
 	mutex_unlock(&inst->submit_mutex);
 	return 0;
 
+out_ring:
+	tr_ring_free(inst);
 out_free:
 	kvfree(chunk_dir);
 	kvfree(ival_dir);
 	kvfree(inst->buf);
 	inst->buf = NULL;
+	tr_uncharge(&inst->charge, charged);
 out_unlock:
 	mutex_unlock(&inst->submit_mutex);
 	return ret;

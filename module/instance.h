@@ -8,18 +8,27 @@
 #include <linux/atomic.h>
 #include <linux/eventfd.h>
 #include <linux/hrtimer.h>
+#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "account.h"
+#include "eventfd.h"
 #include "core.h"
 #include "batch.h"
 
 /* Entries handled per pass of the expiry path before yielding. */
 #define TR_PASS_BUDGET		4096
-/* Table chunks cancelled by CANCEL_ALL per lock hold. */
-#define TR_CANCEL_ALL_CHUNKS	64
+/*
+ * The hrtimer soft-IRQ of one CPU spends at most TR_SOFTIRQ_NS per jiffy
+ * in the passes of all instances together, each of at most
+ * TR_SOFTIRQ_PASS_BUDGET entries; what is left runs from the instances'
+ * work items (instance.c).
+ */
+#define TR_SOFTIRQ_NS		(200 * NSEC_PER_USEC)
+#define TR_SOFTIRQ_PASS_BUDGET	256
 
 struct file;
 struct poll_table_struct;
@@ -37,14 +46,18 @@ struct tr_instance {
 	struct tr_core core;
 	u64 programmed;			/* tick the hrtimer is set for */
 	bool dead;			/* closing: do not re-arm */
+	bool cancelling;		/* CANCEL_ALL between lock holds */
 	u32 published_tail;		/* last tail stored to the ring */
 	u64 wakeups;
 	u64 batches;
 
 	struct hrtimer hrt;
 	struct work_struct work;
+	/* on a CPU's list of instances whose pass did not fit its budget */
+	struct llist_node defer_node;
+	unsigned long deferred;		/* bit 0: on that list */
 	wait_queue_head_t wq;
-	struct eventfd_ctx __rcu *evfd;
+	struct tr_eventfd __rcu *evfd;
 
 	/* setup state, under submit_mutex; ready is set once */
 	struct mutex submit_mutex;
@@ -62,23 +75,23 @@ struct tr_instance {
 	size_t ring_bytes;		/* mapping size (page aligned) */
 
 	struct tr_batch_buf *buf;	/* under submit_mutex */
+
+	struct tr_charge charge;	/* under submit_mutex */
 };
 
 /* main.c */
 extern unsigned int tr_max_timers;
 extern unsigned int tr_max_cq_entries;
-extern unsigned long tr_global_max_timers;
-extern atomic_long_t tr_global_chunks;
 
 /* instance.c */
 int tr_slab_init(void);
 void tr_slab_exit(void);
 struct tr_instance *tr_instance_alloc(void);
 void tr_instance_free(struct tr_instance *inst);
-int tr_instance_setup(struct tr_instance *inst,
-		      struct timerring_params *p);
+int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
+		      size_t usize);
 u64 tr_clock_now(const struct tr_instance *inst);
-bool tr_run(struct tr_instance *inst, u32 budget);
+bool tr_run(struct tr_instance *inst, u32 *budget);
 void tr_program(struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
 int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic);
@@ -101,8 +114,6 @@ int tr_mmap(struct file *file, struct vm_area_struct *vma);
 /* wait.c */
 __poll_t tr_poll(struct file *file, struct poll_table_struct *pt);
 long tr_ioctl_wait(struct tr_instance *inst, void __user *uarg, size_t usize);
-long tr_ioctl_eventfd(struct tr_instance *inst, void __user *uarg);
-void tr_eventfd_release(struct tr_instance *inst);
 
 /* stats.c */
 int tr_debugfs_init(void);

@@ -12,13 +12,20 @@
  * Module parameters (read-only once loaded, except where said):
  *   max_timers         cap of one instance's id space       (2^24 ids)
  *   max_cq_entries     cap of one instance's CQ ring        (2^20 CQEs)
- *   global_max_timers  cap of ids backed by memory, all instances
- *                      together, counted in 128-id chunks    (2^26 ids)
+ *   max_user_bytes     memory all instances of one uid may pin, writable
+ *                      at run time                (RAM / 16, >= 64 MiB)
  *   impl               batch kernels: auto, scalar, avx2, avx512 (simd.c)
+ *
+ * The device is created root-only (0600); the udev rule 60-timerring.rules
+ * gives it to group timerring (0660), as /dev/kvm is given to group kvm.
+ * What an unprivileged member of that group can pin is bounded by its
+ * budget (account.c), and what it can make the soft-IRQ do by the per-CPU
+ * soft-IRQ budget (instance.c).
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
 #include <linux/uaccess.h>
 
 #include "instance.h"
@@ -32,18 +39,12 @@ unsigned int tr_max_cq_entries = 1U << 20;
 module_param_named(max_cq_entries, tr_max_cq_entries, uint, 0444);
 MODULE_PARM_DESC(max_cq_entries, "Largest completion ring of one instance (default 2^20)");
 
-unsigned long tr_global_max_timers = 1UL << 26;
-module_param_named(global_max_timers, tr_global_max_timers, ulong, 0644);
-MODULE_PARM_DESC(global_max_timers, "Ids backed by memory in all instances together (default 2^26)");
-
-atomic_long_t tr_global_chunks = ATOMIC_LONG_INIT(0);
-
 static int tr_open(struct inode *inode, struct file *file)
 {
 	struct tr_instance *inst = tr_instance_alloc();
 
-	if (!inst)
-		return -ENOMEM;
+	if (IS_ERR(inst))
+		return PTR_ERR(inst);
 	file->private_data = inst;
 	return nonseekable_open(inode, file);
 }
@@ -69,40 +70,66 @@ static long tr_ioctl_version(void __user *uarg, size_t usize)
 	return tr_copy_struct_to_user(uarg, usize, &v, sizeof(v));
 }
 
-static long tr_ioctl_setup(struct tr_instance *inst, void __user *uarg,
-			   size_t usize)
-{
-	struct timerring_params p;
-	int ret;
-
-	ret = copy_struct_from_user(&p, sizeof(p), uarg, usize);
-	if (ret)
-		return ret;
-	ret = tr_instance_setup(inst, &p);
-	if (ret)
-		return ret;
-	return tr_copy_struct_to_user(uarg, usize, &p, sizeof(p));
-}
-
 /* An ioctl number without its size field. */
 #define TR_IOC_NOSIZE(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+
+/*
+ * The struct sizes an ioctl accepts: at least the first version's
+ * (TIMERRING_*_SIZE_VER0), at most a page, as clone3() and openat2() do.
+ */
+static int tr_check_usize(size_t usize, size_t ver0)
+{
+	if (usize < ver0)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+	return 0;
+}
+
+static const struct {
+	unsigned int cmd;
+	size_t ver0;
+} tr_ioc_sizes[] = {
+	{ TIMERRING_IOC_VERSION, TIMERRING_VERSION_SIZE_VER0 },
+	{ TIMERRING_IOC_SETUP, TIMERRING_PARAMS_SIZE_VER0 },
+	{ TIMERRING_IOC_SUBMIT, TIMERRING_SUBMIT_SIZE_VER0 },
+	{ TIMERRING_IOC_WAIT, TIMERRING_WAIT_SIZE_VER0 },
+	{ TIMERRING_IOC_STATS, TIMERRING_STATS_SIZE_VER0 },
+};
+
+static_assert(sizeof(struct timerring_version) == TIMERRING_VERSION_SIZE_VER0);
+static_assert(sizeof(struct timerring_params) == TIMERRING_PARAMS_SIZE_VER0);
+static_assert(sizeof(struct timerring_submit) == TIMERRING_SUBMIT_SIZE_VER0);
+static_assert(sizeof(struct timerring_wait) == TIMERRING_WAIT_SIZE_VER0);
+static_assert(sizeof(struct timerring_stats) == TIMERRING_STATS_SIZE_VER0);
 
 static long tr_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct tr_instance *inst = file->private_data;
 	void __user *uarg = (void __user *)arg;
 	size_t usize = _IOC_SIZE(cmd);
+	unsigned int i;
+	int ret;
 
 	/*
 	 * The size in the ioctl number is the size of the struct userspace
 	 * was built with: match on everything else, let the handlers accept
 	 * older and newer sizes.
 	 */
+	for (i = 0; i < ARRAY_SIZE(tr_ioc_sizes); i++) {
+		if (TR_IOC_NOSIZE(cmd) != TR_IOC_NOSIZE(tr_ioc_sizes[i].cmd))
+			continue;
+		ret = tr_check_usize(usize, tr_ioc_sizes[i].ver0);
+		if (ret)
+			return ret;
+		break;
+	}
+
 	switch (TR_IOC_NOSIZE(cmd)) {
 	case TR_IOC_NOSIZE(TIMERRING_IOC_VERSION):
 		return tr_ioctl_version(uarg, usize);
 	case TR_IOC_NOSIZE(TIMERRING_IOC_SETUP):
-		return tr_ioctl_setup(inst, uarg, usize);
+		return tr_instance_setup(inst, uarg, usize);
 	case TR_IOC_NOSIZE(TIMERRING_IOC_EVENTFD):
 		if (usize != sizeof(__s32))
 			return -EINVAL;
@@ -137,7 +164,7 @@ static struct miscdevice tr_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= TIMERRING_DEV_NAME,
 	.fops	= &tr_fops,
-	.mode	= 0666,
+	.mode	= 0600,
 };
 
 static int __init tr_init(void)
@@ -150,6 +177,7 @@ static int __init tr_init(void)
 		pr_err("timerring: module parameters out of range\n");
 		return -EINVAL;
 	}
+	tr_account_init();
 	ret = tr_slab_init();
 	if (ret)
 		return ret;
@@ -177,6 +205,8 @@ err_slab:
 static void __exit tr_exit(void)
 {
 	misc_deregister(&tr_misc);
+	/* eventfd references are dropped from RCU callbacks (eventfd.c) */
+	rcu_barrier();
 	tr_debugfs_exit();
 	tr_slab_exit();
 }

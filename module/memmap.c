@@ -8,7 +8,10 @@
  * with vm_insert_page(). A 4096-entry ring takes 17 pages (68 KiB).
  *
  * The only mapping is at offset 0 (timerring_params.mmap_offset), of at
- * most mmap_size bytes; it cannot grow (VM_DONTEXPAND) and is not dumped.
+ * most mmap_size bytes; it cannot grow (VM_DONTEXPAND), is not dumped, and
+ * can never be made executable (VM_MAYEXEC is cleared, so mprotect() with
+ * PROT_EXEC fails with EACCES). The pages are charged to the opener's
+ * budget by SETUP (instance.c).
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -75,6 +78,7 @@ int tr_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 
 	tr_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	tr_vm_flags_clear(vma, VM_MAYEXEC);
 	for (i = 0; i < len >> PAGE_SHIFT; i++) {
 		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
 				     inst->ring_pages[i]);

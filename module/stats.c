@@ -169,7 +169,6 @@ static int tr_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "cascades %llu\n", sum.cascades);
 	seq_printf(m, "wakeups %llu\n", sum.wakeups);
 	seq_printf(m, "mem_bytes %llu\n", sum.mem_bytes);
-	seq_printf(m, "chunks %ld\n", atomic_long_read(&tr_global_chunks));
 	seq_printf(m, "impl %s\n", tr_impl_name(tr_impl_active()));
 	seq_printf(m, "drain_impl %s\n", tr_impl_name(tr_drain_impl_active()));
 	seq_puts(m, "lateness_us_log2");
@@ -185,6 +184,7 @@ int tr_debugfs_init(void)
 	tr_debugfs_dir = debugfs_create_dir("timerring", NULL);
 	debugfs_create_file("stats", 0444, tr_debugfs_dir, NULL,
 			    &tr_stats_fops);
+	tr_account_debugfs(tr_debugfs_dir);
 	return 0;
 }
 

@@ -2,26 +2,35 @@
 /*
  * timerring batch submission (TIMERRING_IOC_SUBMIT).
  *
- * A batch of up to 65536 ops is handled in chunks of 256 ops (8 KiB):
+ * Before anything is applied, the results array and the submit struct are
+ * probed for writing, so that once ops are applied their results can be
+ * written with put_user (which no fault injection fails) and only another
+ * thread unmapping them can make that fail. Then a batch of up to 65536
+ * ops is handled in chunks of 256 ops (8 KiB):
  *
- *   1. copy the chunk in, and probe that its results can be written back;
+ *   1. copy the chunk in (a fault ends the batch: done = ops before it);
  *   2. prepare it without the lock: validate every op and convert expiries
- *      and intervals to ticks (batch.c, or its SIMD kernels via simd.c);
+ *      and intervals to ticks (batch.c, or its SIMD kernels via simd.c),
+ *      and clamp every id and opcode under speculation;
  *   3. back every id the chunk arms with a table chunk (may allocate);
  *   4. under the instance lock: run the wheel up to now (a small budget),
  *      apply the ops in order, post what became due, reprogram the hrtimer;
- *   5. copy the per-op results out.
+ *   5. write the per-op results out.
  *
  * So the lock is held for 256 ops at a time (a few us), and expirations
  * keep flowing during a big batch. Submitters of one instance are
- * serialised by submit_mutex, which also guards the chunk buffer.
+ * serialised by submit_mutex, taken killably, which also guards the chunk
+ * buffer; a fatal signal ends the batch between chunks. CANCEL_ALL takes
+ * the lock for TR_PASS_BUDGET (4096) entries at a time.
  *
  * A relative expiry is relative to the clock as read for its chunk, after
  * the chunk was copied in, so never before the caller's own clock read.
  */
 #include <linux/nospec.h>
+#include <linux/pagemap.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/time_namespace.h>
 #include <linux/uaccess.h>
 
@@ -53,27 +62,25 @@ struct tr_submit_state {
 	bool stop;
 };
 
-/* CANCEL_ALL: a few table chunks per lock hold. Called and returns locked. */
+/*
+ * CANCEL_ALL: TR_PASS_BUDGET entries per lock hold, O(armed). In between,
+ * inst->cancelling keeps the expiry path off the wheel, so that the op
+ * takes effect at one instant: no timer it cancels fires meanwhile.
+ * Called and returns locked.
+ */
 static int tr_cancel_all_locked(struct tr_instance *inst)
 {
 	struct tr_core *c = &inst->core;
-	u32 ci, n = 0;
+	u32 n = 0, budget = TR_PASS_BUDGET;
 
-	for (ci = 0; ci < c->nr_chunks; ci++) {
-		n += tr_cancel_chunk(c, ci);
-		if ((ci + 1) % TR_CANCEL_ALL_CHUNKS == 0 &&
-		    ci + 1 < c->nr_chunks) {
-			u32 posted = tr_cq_end(&c->cq, c->pending_nr);
-
-			if (posted)
-				inst->published_tail = c->cq.tail;
-			spin_unlock_bh(&inst->lock);
-			tr_notify(inst, posted);
-			cond_resched();
-			spin_lock_bh(&inst->lock);
-			tr_cq_begin(&c->cq);
-		}
+	while (!tr_cancel_all(c, &budget, &n)) {
+		inst->cancelling = true;
+		spin_unlock_bh(&inst->lock);
+		cond_resched();
+		spin_lock_bh(&inst->lock);
+		budget = TR_PASS_BUDGET;
 	}
+	inst->cancelling = false;
 	return min_t(u32, n, S32_MAX);
 }
 
@@ -111,12 +118,26 @@ static inline u8 tr_entry_flags(u8 opf)
 	return (opf & TIMERRING_OPF_SLACK) ? TR_EF_SLACK : 0;
 }
 
+/* The period of a periodic ARM/MODIFY, on the ns grid of its expiry. */
+static const struct tr_period *tr_period_op(const struct tr_prep *prep,
+					    const struct timerring_op *op,
+					    struct tr_period *per)
+{
+	if (!op->interval)
+		return NULL;
+	per->ival_ns = op->interval;
+	per->due_ns = tr_expiry_ns(prep, op);
+	return per;
+}
+
 /* Apply ops [0, n) of the chunk. Called and returns with the lock held. */
 static void tr_apply_locked(struct tr_instance *inst, u32 n,
+			    const struct tr_prep *prep,
 			    struct tr_submit_state *st)
 {
 	struct tr_batch_buf *b = inst->buf;
 	struct tr_core *c = &inst->core;
+	struct tr_period per;
 	u32 i;
 
 	for (i = 0; i < n; i++) {
@@ -138,12 +159,14 @@ static void tr_apply_locked(struct tr_instance *inst, u32 n,
 			switch (op->opcode) {
 			case TIMERRING_OP_ARM:
 				v = tr_arm(c, op->id, b->out.tick[i],
-					   op->user_data, b->out.ival[i],
+					   op->user_data,
+					   tr_period_op(prep, op, &per),
 					   tr_entry_flags(op->flags));
 				break;
 			case TIMERRING_OP_MODIFY:
 				v = tr_modify(c, op->id, b->out.tick[i],
-					      op->user_data, b->out.ival[i],
+					      op->user_data,
+					      tr_period_op(prep, op, &per),
 					      tr_entry_flags(op->flags));
 				break;
 			case TIMERRING_OP_CANCEL:
@@ -171,6 +194,35 @@ static void tr_apply_locked(struct tr_instance *inst, u32 n,
 	st->done += i;
 }
 
+/*
+ * Fault @len bytes at @p in for writing without writing them (results
+ * past done are left as they were); 0 or -EFAULT.
+ */
+static int tr_probe_writable(void __user *p, size_t len)
+{
+	if (!p || !len)
+		return 0;
+	if (!access_ok(p, len) || fault_in_safe_writeable(p, len))
+		return -EFAULT;
+	return 0;
+}
+
+/* Write @n results to user memory already probed for writing. */
+static int tr_put_results(s32 __user *ures, const s32 *res, u32 n)
+{
+	u32 i;
+
+	if (!user_write_access_begin(ures, n * sizeof(*ures)))
+		return -EFAULT;
+	for (i = 0; i < n; i++)
+		unsafe_put_user(res[i], &ures[i], efault);
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 /* Steps 2-5 for one chunk of n ops already copied in. */
 static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 			   struct tr_submit_state *st, s64 ns_off,
@@ -189,18 +241,21 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	inst->last_impl = tr_prep(&prep, b->ops, n, &b->out);
 
 	for (i = 0; i < n; i++) {
-		const struct timerring_op *op = &b->ops[i];
-		u32 id;
+		struct timerring_op *op = &b->ops[i];
 		int ret;
 
-		if (b->out.verdict[i] || op->opcode == TIMERRING_OP_CANCEL_ALL)
+		/*
+		 * The verdicts checked id and opcode, but the apply loop
+		 * indexes with them (and prefetches ops ahead) behind
+		 * branches that may be mispredicted: clamp every op's, failed
+		 * or not, so that nothing dereferences a raw user value.
+		 */
+		op->id = array_index_nospec(op->id, c->max_ids);
+		op->opcode = array_index_nospec(op->opcode, TIMERRING_OP_LAST);
+		if (b->out.verdict[i] || op->opcode == TIMERRING_OP_CANCEL_ALL ||
+		    op->opcode == TIMERRING_OP_CANCEL)
 			continue;
-		/* The verdict checked id < max_ids; no speculating past it. */
-		id = array_index_nospec(op->id, c->max_ids);
-		b->ops[i].id = id;
-		if (op->opcode == TIMERRING_OP_CANCEL)
-			continue;
-		ret = tr_ensure_chunk(inst, id, b->out.ival[i]);
+		ret = tr_ensure_chunk(inst, op->id, b->out.ival[i]);
 		if (ret)
 			b->out.verdict[i] = ret;
 	}
@@ -212,7 +267,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
 	tr_flush(c, &budget);
 	tr_advance(c, c->now_tick, &budget);
-	tr_apply_locked(inst, n, st);
+	tr_apply_locked(inst, n, &prep, st);
 	budget = TR_PASS_BUDGET;
 	tr_flush(c, &budget);
 	posted = tr_cq_end(&c->cq, c->pending_nr);
@@ -224,23 +279,21 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	spin_unlock_bh(&inst->lock);
 	tr_notify(inst, posted);
 
-	if (ures && copy_to_user(ures, b->res,
-				 (st->done - done0) * sizeof(*ures)))
-		return -EFAULT;
-	return 0;
+	return ures ? tr_put_results(ures, b->res, st->done - done0) : 0;
 }
 
 long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
 		     size_t usize)
 {
+	struct timerring_submit __user *us = uarg;
 	struct tr_submit_state st = { };
 	struct timerring_submit s;
 	struct timerring_op __user *uops;
 	s32 __user *ures;
 	u64 t0 = ktime_get_ns();
 	s64 ns_off;
+	int ret, lost = 0;
 	u32 pos;
-	int ret;
 
 	ret = copy_struct_from_user(&s, sizeof(s), uarg, usize);
 	if (ret)
@@ -250,39 +303,44 @@ long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
 		return -EINVAL;
 	uops = u64_to_user_ptr(s.ops);
 	ures = u64_to_user_ptr(s.results);
+	/* From here on the outputs can be written: see the top of the file. */
+	if (tr_probe_writable(ures, s.nr * sizeof(*ures)) ||
+	    tr_probe_writable(us, usize))
+		return -EFAULT;
 	st.flags = s.flags;
 	ns_off = tr_timens_offset(inst);
 
-	mutex_lock(&inst->submit_mutex);
+	if (mutex_lock_killable(&inst->submit_mutex))
+		return -EINTR;
 	for (pos = 0; pos < s.nr && !st.stop; pos += TR_BATCH_CHUNK) {
 		u32 n = min_t(u32, s.nr - pos, TR_BATCH_CHUNK);
-		s32 __user *r = ures ? ures + pos : NULL;
 
+		if (pos && fatal_signal_pending(current))
+			break;
 		if (copy_from_user(inst->buf->ops, uops + pos,
 				   n * sizeof(*uops))) {
 			ret = -EFAULT;
 			break;
 		}
-		if (r && clear_user(r, n * sizeof(*r))) {
-			ret = -EFAULT;
-			break;
-		}
-		ret = tr_submit_chunk(inst, n, &st, ns_off, r);
-		if (ret)
+		/* fails only if another thread took the results away */
+		lost = tr_submit_chunk(inst, n, &st, ns_off,
+				       ures ? ures + pos : NULL);
+		if (lost)
 			break;
 	}
-	spin_lock_bh(&inst->lock);
-	inst->batches++;
-	spin_unlock_bh(&inst->lock);
+	/* a batch that failed as a whole changes no statistic either */
+	if (!ret || st.done) {
+		spin_lock_bh(&inst->lock);
+		inst->batches++;
+		spin_unlock_bh(&inst->lock);
+	}
 	trace_timerring_submit(inst->inst_id, s.nr, st.done, st.failed,
 			       st.kinds, inst->last_impl, ktime_get_ns() - t0);
 	mutex_unlock(&inst->submit_mutex);
 
 	if (ret && !st.done)
 		return ret;
-	s.done = st.done;
-	s.failed = st.failed;
-	if (copy_to_user(uarg, &s, min(usize, sizeof(s))))
+	if (put_user(st.done, &us->done) || put_user(st.failed, &us->failed))
 		return -EFAULT;
-	return 0;
+	return lost;
 }

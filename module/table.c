@@ -14,15 +14,16 @@
  *   2^24         1 MiB        512 MiB              32.06 B
  *
  * An entry is 32 bytes armed or not (struct tr_entry), one-shot or
- * periodic; a periodic timer also uses 8 bytes of a per-chunk interval
- * array (1 KiB), allocated when the chunk sees its first periodic timer.
+ * periodic; a periodic timer also uses 16 bytes (struct tr_period) of a
+ * per-chunk interval array (2 KiB), allocated when the chunk sees its
+ * first periodic timer.
  * Chunks stay until the instance is closed: the per-id generation must
  * survive a cancel, so that stale CQEs stay recognisable.
  */
 #include "batch.h"
 
 void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
-		  struct tr_entry **chunk_dir, u64 **ival_dir)
+		  struct tr_entry **chunk_dir, struct tr_period **ival_dir)
 {
 	unsigned int i;
 
@@ -67,7 +68,8 @@ void tr_table_install(struct tr_core *c, u32 chunk_idx, struct tr_entry *mem)
 	c->chunks_present++;
 }
 
-void tr_table_install_ival(struct tr_core *c, u32 chunk_idx, u64 *mem)
+void tr_table_install_ival(struct tr_core *c, u32 chunk_idx,
+			   struct tr_period *mem)
 {
 	memset(mem, 0, TR_CHUNK_IDS * sizeof(*mem));
 	c->ival[chunk_idx] = mem;
@@ -80,6 +82,6 @@ size_t tr_table_bytes(const struct tr_core *c)
 	size_t n = (size_t)c->nr_chunks * 2 * sizeof(void *);
 
 	n += (size_t)c->chunks_present * TR_CHUNK_IDS * sizeof(struct tr_entry);
-	n += (size_t)c->ivals_present * TR_CHUNK_IDS * sizeof(u64);
+	n += (size_t)c->ivals_present * TR_CHUNK_IDS * sizeof(struct tr_period);
 	return n;
 }

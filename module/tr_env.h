@@ -17,6 +17,7 @@
 #include <linux/limits.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
+#include <linux/overflow.h>
 #include <linux/string.h>
 #include <linux/prefetch.h>
 #include <asm/barrier.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * timerring waiting: poll/epoll, TIMERRING_IOC_WAIT and eventfd.
+ * timerring waiting: poll/epoll and TIMERRING_IOC_WAIT (eventfd: eventfd.c).
  *
  * Every pass that publishes CQEs wakes the instance's wait queue (if it has
  * sleepers) and signals the registered eventfd (unless userspace set
@@ -12,8 +12,6 @@
  * which flush it first: a consumer that sees TIMERRING_KFLAG_CQ_OVERFLOW
  * after freeing space calls WAIT with min_complete = 0.
  */
-#include <linux/eventfd.h>
-#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/uaccess.h>
@@ -36,8 +34,14 @@ __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
 	if (!tr_ready(inst))
 		return EPOLLERR;
 	poll_wait(file, &inst->wq, pt);
-	/* Pairs with the store-release of tail in tr_cq_end(). */
-	smp_rmb();
+	/*
+	 * Full barrier between queueing on inst->wq and reading the tail,
+	 * as sock_poll_wait() has: it pairs with the one in wq_has_sleeper()
+	 * in tr_notify(), which publishes the tail before it looks for
+	 * sleepers. Without it the tail could be read before the waiter is
+	 * visible, the waker skip the wake-up, and an epoll_wait(-1) hang.
+	 */
+	smp_mb();
 	if (tr_cq_unread(inst) || READ_ONCE(inst->core.pending_nr))
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
@@ -46,8 +50,9 @@ __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
 /* Post overflowed expirations into the space userspace has freed. */
 static void tr_flush_overflow(struct tr_instance *inst)
 {
-	if (READ_ONCE(inst->core.pending_nr) &&
-	    tr_run(inst, TR_PASS_BUDGET))
+	u32 budget = TR_PASS_BUDGET;
+
+	if (READ_ONCE(inst->core.pending_nr) && tr_run(inst, &budget))
 		queue_work_node(inst->node, system_unbound_wq, &inst->work);
 }
 
@@ -71,6 +76,7 @@ static long tr_wait_sleep(struct tr_instance *inst, u32 min, s64 timeout_ns)
 
 long tr_ioctl_wait(struct tr_instance *inst, void __user *uarg, size_t usize)
 {
+	struct timerring_wait __user *uw = uarg;
 	struct timerring_wait w;
 	long ret = 0;
 
@@ -79,49 +85,16 @@ long tr_ioctl_wait(struct tr_instance *inst, void __user *uarg, size_t usize)
 		return ret;
 	if (w.flags || w.resv || w.min_complete > inst->core.cq.entries)
 		return -EINVAL;
+	/* ready is the only out field: make sure it can be written first */
+	if (put_user(0, &uw->ready))
+		return -EFAULT;
 
 	if (!tr_wait_done(inst, w.min_complete)) {
 		ret = tr_wait_sleep(inst, w.min_complete, w.timeout_ns);
 		if (ret == -ERESTARTSYS)
 			ret = -EINTR;
 	}
-	w.ready = tr_cq_unread(inst);
-	if (copy_to_user(uarg, &w, min(usize, sizeof(w))))
+	if (put_user(tr_cq_unread(inst), &uw->ready))
 		return -EFAULT;
 	return ret;
-}
-
-long tr_ioctl_eventfd(struct tr_instance *inst, void __user *uarg)
-{
-	struct eventfd_ctx *ctx = NULL, *old;
-	s32 fd;
-
-	if (get_user(fd, (s32 __user *)uarg))
-		return -EFAULT;
-	if (fd != -1) {
-		if (fd < 0)
-			return -EBADF;
-		ctx = eventfd_ctx_fdget(fd);
-		if (IS_ERR(ctx))
-			return PTR_ERR(ctx);
-	}
-	mutex_lock(&inst->submit_mutex);
-	old = rcu_replace_pointer(inst->evfd, ctx,
-				  lockdep_is_held(&inst->submit_mutex));
-	mutex_unlock(&inst->submit_mutex);
-	if (old) {
-		synchronize_rcu();
-		eventfd_ctx_put(old);
-	}
-	return 0;
-}
-
-void tr_eventfd_release(struct tr_instance *inst)
-{
-	struct eventfd_ctx *old = rcu_replace_pointer(inst->evfd, NULL, true);
-
-	if (old) {
-		synchronize_rcu();
-		eventfd_ctx_put(old);
-	}
 }

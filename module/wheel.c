@@ -191,48 +191,49 @@ static u64 tr_slack_expiry(const struct tr_core *c, u64 exp)
 	return r < exp ? exp : r;
 }
 
-static inline u64 *tr_ival_slot(const struct tr_core *c, u32 id)
+static inline struct tr_period *tr_period_of(const struct tr_core *c, u32 id)
 {
 	return &c->ival[id >> TR_CHUNK_SHIFT][id & TR_CHUNK_MASK];
 }
 
 static void tr_set(struct tr_core *c, u32 id, struct tr_entry *e,
-		   u64 expires, u64 user_data, u64 ival, u8 flags)
+		   u64 expires, u64 user_data, const struct tr_period *per,
+		   u8 flags)
 {
 	e->gen++;
 	e->user_data = user_data;
 	e->flags = flags;
-	if (ival) {
+	if (per) {
 		e->flags |= TR_EF_PERIODIC;
-		*tr_ival_slot(c, id) = ival;
+		*tr_period_of(c, id) = *per;
 	}
 	e->expires = (flags & TR_EF_SLACK) ? tr_slack_expiry(c, expires) :
 					     expires;
 	tr_place(c, id, e);
 }
 
-int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data, u64 ival,
-	   u8 flags)
+int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data,
+	   const struct tr_period *per, u8 flags)
 {
 	struct tr_entry *e = tr_entry_get(c, id);
 
-	if (unlikely(!e || (ival && !c->ival[id >> TR_CHUNK_SHIFT])))
+	if (unlikely(!e || (per && !c->ival[id >> TR_CHUNK_SHIFT])))
 		return -ENOMEM;
 	if (e->where != TR_L_NONE)
 		return -EEXIST;
-	tr_set(c, id, e, expires, user_data, ival, flags);
+	tr_set(c, id, e, expires, user_data, per, flags);
 	c->armed++;
 	c->st.armed_total++;
 	return e->gen & TIMERRING_RES_GEN_MASK;
 }
 
 int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
-	      u64 ival, u8 flags)
+	      const struct tr_period *per, u8 flags)
 {
 	struct tr_entry *e = tr_entry_get(c, id);
 	int rearmed = 0;
 
-	if (unlikely(!e || (ival && !c->ival[id >> TR_CHUNK_SHIFT])))
+	if (unlikely(!e || (per && !c->ival[id >> TR_CHUNK_SHIFT])))
 		return -ENOMEM;
 	if (e->where != TR_L_NONE) {
 		tr_list_del(c, id, e);
@@ -240,7 +241,7 @@ int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 	} else {
 		c->armed++;
 	}
-	tr_set(c, id, e, expires, user_data, ival, flags);
+	tr_set(c, id, e, expires, user_data, per, flags);
 	c->st.modified_total++;
 	return (e->gen & TIMERRING_RES_GEN_MASK) | rearmed;
 }
@@ -257,24 +258,84 @@ int tr_cancel(struct tr_core *c, u32 id)
 	return 0;
 }
 
-/* Cancel every armed id of one chunk; returns how many. */
-u32 tr_cancel_chunk(struct tr_core *c, u32 chunk_idx)
+/*
+ * Unlink up to *@budget entries from the head of list @l, marking them idle
+ * (their neighbours are dropped too, so nothing is relinked). Returns true
+ * when the list is empty.
+ */
+static bool tr_list_drop(struct tr_core *c, struct tr_list *l, u32 *budget,
+			 u32 *n)
 {
-	struct tr_entry *ch = c->chunk[chunk_idx];
-	u32 base = chunk_idx << TR_CHUNK_SHIFT;
-	u32 i, n = 0;
+	u32 id = l->head;
 
-	if (!ch)
-		return 0;
-	for (i = 0; i < TR_CHUNK_IDS; i++) {
-		if (ch[i].where == TR_L_NONE)
-			continue;
-		tr_list_del(c, base + i, &ch[i]);
-		n++;
+	while (id != TR_NIL && *budget) {
+		struct tr_entry *e = tr_entry(c, id);
+
+		if (id == c->far_stop)
+			c->far_stop = TR_NIL;
+		id = e->next;
+		if (id != TR_NIL)
+			prefetchw(tr_entry(c, id));
+		e->where = TR_L_NONE;
+		(*budget)--;
+		(*n)++;
 	}
+	l->head = id;
+	if (id == TR_NIL) {
+		l->tail = TR_NIL;
+		return true;
+	}
+	tr_entry(c, id)->prev = TR_NIL;
+	return false;
+}
+
+static bool tr_bucket_drop(struct tr_core *c, u16 where, u32 *budget, u32 *n)
+{
+	unsigned int l;
+
+	for (l = 0; l < TR_LANES; l++)
+		if (!tr_list_drop(c, &c->bucket[where].lane[l], budget, n))
+			return false;
+	c->occupied[where / 64] &= ~(1ULL << (where % 64));
+	return true;
+}
+
+/*
+ * Cancel every armed id, at most *@budget of them per call; *@cancelled
+ * counts them. Returns true when none is left. Every armed entry is on a
+ * list, and the occupancy maps name the non-empty slots, so this walks the
+ * armed entries and 24 words of map: O(armed), whatever max_ids is.
+ * Between calls the caller must not run the wheel.
+ */
+bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
+{
+	u32 n = 0, pending = 0;
+	bool done = false;
+	unsigned int w;
+
+	/* a slot being drained is no longer marked in its map */
+	if (c->draining < TR_NR_BUCKETS) {
+		if (!tr_bucket_drop(c, c->draining, budget, &n))
+			goto out;
+		c->draining = TR_L_NONE;
+	}
+	for (w = 0; w < ARRAY_SIZE(c->occupied); w++)
+		while (c->occupied[w])
+			if (!tr_bucket_drop(c, w * 64 + __ffs64(c->occupied[w]),
+					    budget, &n))
+				goto out;
+	if (!tr_list_drop(c, tr_single(c, TR_L_FAR), budget, &n))
+		goto out;
+	if (c->draining == TR_L_FAR)
+		c->draining = TR_L_NONE;
+	done = tr_list_drop(c, tr_single(c, TR_L_PENDING), budget, &pending);
+out:
+	c->pending_nr -= pending;
+	n += pending;
 	c->armed -= n;
 	c->st.cancelled_total += n;
-	return n;
+	*cancelled += n;
+	return done;
 }
 
 /*
@@ -296,22 +357,31 @@ static u32 tr_post_one(struct tr_core *c, u32 id, struct tr_entry *e)
 	tr_trace_expire(c, id, e, late);
 
 	if (e->flags & TR_EF_PERIODIC) {
-		u64 ival = *tr_ival_slot(c, id);
-		u64 now = max(c->now_tick, c->elapsed);
+		struct tr_period *per = tr_period_of(c, id);
+		u64 now = max(c->now_ns, c->elapsed * c->res_ns);
 		u64 missed = 0, next;
 
 		/*
-		 * Periods that ended before this pass are not delivered one by
-		 * one: they are counted as overruns, as POSIX timers do. The
-		 * next one is after now, so it goes back into the wheel.
+		 * The period stays on its nanosecond grid: the next due time
+		 * is the previous one plus the interval, rounded up to a tick
+		 * only to place it. Periods that ended before this pass are not
+		 * delivered one by one: they are counted as overruns, as POSIX
+		 * timers do. The next one is after now, so it goes back into
+		 * the wheel.
 		 */
-		if (now - e->expires >= ival)
-			missed = div64_u64(now - e->expires, ival);
+		if (now > per->due_ns && now - per->due_ns >= per->ival_ns)
+			missed = div64_u64(now - per->due_ns, per->ival_ns);
 		flags |= TIMERRING_CQE_F_MORE | TIMERRING_CQE_F_PERIODIC |
 			 (u32)min_t(u64, missed, TIMERRING_CQE_OVERRUN_MASK) <<
 			 TIMERRING_CQE_OVERRUN_SHIFT;
-		next = e->expires + (missed + 1) * ival;
-		e->expires = next > e->expires ? next : U64_MAX;
+		if (check_mul_overflow(missed + 1, per->ival_ns, &next) ||
+		    check_add_overflow(per->due_ns, next, &next)) {
+			per->due_ns = U64_MAX;
+			e->expires = U64_MAX;
+		} else {
+			per->due_ns = next;
+			e->expires = tr_ns_to_tick_ceil(next, c->res_ns);
+		}
 		tr_place(c, id, e);
 		return flags;
 	}

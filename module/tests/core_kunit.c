@@ -32,7 +32,7 @@ static struct kt *kt_new(struct kunit *test, u32 max_ids, u32 cq_entries,
 	u32 nr = DIV_ROUND_UP(max_ids, TR_CHUNK_IDS);
 	struct timerring_cq_offsets off;
 	struct tr_entry **dir;
-	u64 **ival;
+	struct tr_period **ival;
 	size_t sz;
 
 	KUNIT_ASSERT_NOT_NULL(test, k);
@@ -60,19 +60,25 @@ static void kt_back(struct kunit *test, struct kt *k, u32 id, bool periodic)
 		tr_table_install(&k->c, ci, mem);
 	}
 	if (periodic && !k->c.ival[ci]) {
-		void *mem = kunit_kzalloc(test, TR_CHUNK_IDS * sizeof(u64),
-					  GFP_KERNEL);
+		void *mem = kunit_kzalloc(test, TR_CHUNK_IDS *
+					  sizeof(struct tr_period), GFP_KERNEL);
 
 		KUNIT_ASSERT_NOT_NULL(test, mem);
 		tr_table_install_ival(&k->c, ci, mem);
 	}
 }
 
+/* Arm @id at @tick; periodic every @ival ticks if @ival != 0. */
 static int kt_arm(struct kunit *test, struct kt *k, u32 id, u64 tick,
 		  u64 ud, u64 ival, u8 flags)
 {
+	struct tr_period per = {
+		.ival_ns = ival * KT_RES_NS,
+		.due_ns = tick * KT_RES_NS,
+	};
+
 	kt_back(test, k, id, ival);
-	return tr_arm(&k->c, id, tick, ud, ival, flags);
+	return tr_arm(&k->c, id, tick, ud, ival ? &per : NULL, flags);
 }
 
 /* One pass of the expiry path at tick @now; returns CQEs published. */
@@ -253,7 +259,7 @@ static void tr_test_table_chunks(struct kunit *test)
 	struct kt *k = kt_new(test, 1U << 20, 64, 0);
 
 	KUNIT_EXPECT_EQ(test, k->c.nr_chunks, (1U << 20) / TR_CHUNK_IDS);
-	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, 5000, 10, 0, 0, 0), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, 5000, 10, 0, NULL, 0), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, k->c.armed, 0U);
 	KUNIT_EXPECT_GE(test, kt_arm(test, k, 0, 10, 0, 0, 0), 0);
 	KUNIT_EXPECT_GE(test, kt_arm(test, k, 127, 10, 0, 0, 0), 0);
@@ -265,8 +271,6 @@ static void tr_test_table_chunks(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct tr_entry), 32UL);
 	KUNIT_EXPECT_EQ(test, tr_table_bytes(&k->c),
 			(size_t)k->c.nr_chunks * 16 + 3 * 4096);
-	KUNIT_EXPECT_EQ(test, tr_cancel_chunk(&k->c, 0), 2U);
-	KUNIT_EXPECT_EQ(test, k->c.armed, 2U);
 }
 
 /*
@@ -339,11 +343,11 @@ static void tr_test_op_semantics(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, kt_arm(test, k, 3, 10, 1, 0, 0), 1);
 	KUNIT_EXPECT_EQ(test, kt_arm(test, k, 3, 10, 1, 0, 0), -EEXIST);
-	KUNIT_EXPECT_EQ(test, tr_modify(&k->c, 3, 20, 2, 0, 0),
+	KUNIT_EXPECT_EQ(test, tr_modify(&k->c, 3, 20, 2, NULL, 0),
 			2 | TIMERRING_RES_REARMED);
 	KUNIT_EXPECT_EQ(test, tr_cancel(&k->c, 3), 0);
 	KUNIT_EXPECT_EQ(test, tr_cancel(&k->c, 3), -ENOENT);
-	KUNIT_EXPECT_EQ(test, tr_modify(&k->c, 3, 30, 3, 0, 0), 3);
+	KUNIT_EXPECT_EQ(test, tr_modify(&k->c, 3, 30, 3, NULL, 0), 3);
 	kt_run(k, 30);
 	KUNIT_ASSERT_TRUE(test, kt_pop(k, &cqe));
 	KUNIT_EXPECT_EQ(test, cqe.user_data, 3ULL);
@@ -376,6 +380,99 @@ static void tr_test_periodic(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tr_next_tick(&k->c), 35ULL);
 	KUNIT_EXPECT_EQ(test, tr_cancel(&k->c, 9), 0);
 	KUNIT_EXPECT_EQ(test, tr_next_tick(&k->c), U64_MAX);
+}
+
+/*
+ * A period that is not a whole number of ticks stays on its nanosecond
+ * grid: 1.5 ms on a 1 ms tick is due at 11.5, 13, 14.5, ... ms and fires at
+ * ticks 12, 13, 15, 16, ...: 200 periods in 300 ticks, never early and
+ * less than one tick late, where a period rounded up to 2 ticks gave 150.
+ */
+static void tr_test_periodic_grid(struct kunit *test)
+{
+	struct kt *k = kt_new(test, 64, 64, 0);
+	struct tr_period per = {
+		.ival_ns = 3 * KT_RES_NS / 2,
+		.due_ns = 10 * KT_RES_NS,
+	};
+	u64 now, periods = 0, due = per.due_ns;
+	struct tr_cqe cqe;
+
+	kt_back(test, k, 4, true);
+	KUNIT_ASSERT_GE(test, tr_arm(&k->c, 4, 10, 4, &per, 0), 0);
+	for (now = 10; now < 310; now = tr_next_tick(&k->c)) {
+		kt_run(k, now);
+		while (kt_pop(k, &cqe)) {
+			u32 over = (cqe.flags >> TIMERRING_CQE_OVERRUN_SHIFT) &
+				   TIMERRING_CQE_OVERRUN_MASK;
+
+			KUNIT_EXPECT_EQ(test, over, 0U);
+			KUNIT_EXPECT_GE(test, now * KT_RES_NS, due);
+			KUNIT_EXPECT_LT(test, now * KT_RES_NS, due + KT_RES_NS);
+			due += per.ival_ns;
+			periods++;
+		}
+	}
+	KUNIT_EXPECT_EQ(test, periods, 200ULL);
+
+	/* missed periods of the grid are overruns: 310 ms -> 400 ms */
+	kt_run(k, 400);
+	KUNIT_ASSERT_TRUE(test, kt_pop(k, &cqe));
+	KUNIT_EXPECT_EQ(test, (cqe.flags >> TIMERRING_CQE_OVERRUN_SHIFT) &
+			TIMERRING_CQE_OVERRUN_MASK, (u32)((400 * KT_RES_NS - due) /
+							  per.ival_ns));
+}
+
+/*
+ * CANCEL_ALL cancels whatever list an entry is on (wheel slots of every
+ * level, a slot being drained, the far list, the overflow list), in
+ * pieces of any budget, and touches only armed entries.
+ */
+static void tr_test_cancel_all(struct kunit *test)
+{
+	struct kt *k = kt_new(test, 1U << 20, 64, 0);
+	u32 n = 0, budget, calls = 0, i;
+	struct tr_cqe cqe;
+
+	for (i = 0; i < 100; i++)	/* 100 due at 5: 64 posted, 36 pend */
+		KUNIT_ASSERT_GE(test, kt_arm(test, k, i, 5, 0, 0, 0), 0);
+	for (i = 0; i < 50; i++)	/* over several levels */
+		KUNIT_ASSERT_GE(test, kt_arm(test, k, 1000 + i * 977,
+					     10 + (1ULL << (i % 40)), 0, 0, 0),
+				0);
+	KUNIT_ASSERT_GE(test, kt_arm(test, k, (1U << 20) - 1, U64_MAX, 0, 0,
+				     0), 0);
+	/* a pass that stops half way through the slot of tick 5 */
+	budget = 70;
+	tr_set_now(&k->c, 5 * KT_RES_NS);
+	tr_cq_begin(&k->c.cq);
+	tr_advance(&k->c, 5, &budget);
+	tr_cq_end(&k->c.cq, k->c.pending_nr);
+	KUNIT_EXPECT_EQ(test, k->c.draining, 5);
+	KUNIT_EXPECT_EQ(test, k->c.pending_nr, 6U);
+	KUNIT_EXPECT_EQ(test, k->c.armed, 36U + 51U);
+
+	do {
+		budget = 7;
+		calls++;
+	} while (!tr_cancel_all(&k->c, &budget, &n));
+	KUNIT_EXPECT_EQ(test, n, 87U);
+	KUNIT_EXPECT_EQ(test, calls, 87U / 7 + 1);
+	KUNIT_EXPECT_EQ(test, k->c.armed, 0U);
+	KUNIT_EXPECT_EQ(test, k->c.pending_nr, 0U);
+	KUNIT_EXPECT_EQ(test, tr_next_tick(&k->c), U64_MAX);
+	KUNIT_EXPECT_EQ(test, tr_cancel(&k->c, 1000), -ENOENT);
+	/* nothing cancelled fires, and the ids can be armed again */
+	kt_run(k, 1ULL << 42);
+	for (i = 0; i < 64; i++)
+		KUNIT_ASSERT_TRUE(test, kt_pop(k, &cqe));
+	KUNIT_EXPECT_FALSE(test, kt_pop(k, &cqe));
+	KUNIT_EXPECT_GE(test, kt_arm(test, k, 99, (1ULL << 42) + 1, 0, 0, 0),
+			0);
+	n = 0;
+	budget = U32_MAX;
+	KUNIT_EXPECT_TRUE(test, tr_cancel_all(&k->c, &budget, &n));
+	KUNIT_EXPECT_EQ(test, n, 1U);
 }
 
 /* Slack timers: never early, late by at most 1/8 of their timeout. */
@@ -460,7 +557,7 @@ static void tr_test_model(struct kunit *test)
 		int ret;
 
 		if (r < 30) {
-			ret = tr_arm(&k->c, id, tick, step, 0, 0);
+			ret = tr_arm(&k->c, id, tick, step, NULL, 0);
 			if (m[id].armed) {
 				KUNIT_ASSERT_EQ(test, ret, -EEXIST);
 			} else {
@@ -470,7 +567,7 @@ static void tr_test_model(struct kunit *test)
 						(int)(m[id].gen & 0xffff));
 			}
 		} else if (r < 50) {
-			ret = tr_modify(&k->c, id, tick, step, 0, 0);
+			ret = tr_modify(&k->c, id, tick, step, NULL, 0);
 			KUNIT_ASSERT_EQ(test, ret & TIMERRING_RES_REARMED,
 					m[id].armed ? TIMERRING_RES_REARMED :
 						      0);
@@ -563,6 +660,8 @@ static struct kunit_case tr_core_cases[] = {
 	KUNIT_CASE(tr_test_garbage_head),
 	KUNIT_CASE(tr_test_op_semantics),
 	KUNIT_CASE(tr_test_periodic),
+	KUNIT_CASE(tr_test_periodic_grid),
+	KUNIT_CASE(tr_test_cancel_all),
 	KUNIT_CASE(tr_test_slack),
 	KUNIT_CASE(tr_test_model),
 	KUNIT_CASE(tr_test_prep_verdicts),

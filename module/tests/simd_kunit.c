@@ -283,7 +283,7 @@ static void sk_test_recip(struct kunit *test)
 struct sk_core {
 	struct tr_core c;
 	struct tr_entry *dir[SK_DCHUNKS];
-	u64 *ival[SK_DCHUNKS];
+	struct tr_period *ival[SK_DCHUNKS];
 	void *ring;
 	u32 head;
 };
@@ -302,8 +302,8 @@ static struct sk_core *sk_core_new(struct kunit *test,
 	for (i = 0; i < SK_DCHUNKS; i++) {
 		void *e = kunit_kzalloc(test, TR_CHUNK_IDS *
 					sizeof(struct tr_entry), GFP_KERNEL);
-		void *v = kunit_kzalloc(test, TR_CHUNK_IDS * sizeof(u64),
-					GFP_KERNEL);
+		void *v = kunit_kzalloc(test, TR_CHUNK_IDS *
+					sizeof(struct tr_period), GFP_KERNEL);
 
 		KUNIT_ASSERT_NOT_NULL(test, e);
 		KUNIT_ASSERT_NOT_NULL(test, v);
@@ -378,6 +378,11 @@ static void sk_test_drain(struct kunit *test)
 			u64 ival = rnd_below(8) ? 0 : 1 + rnd_below(500);
 			u8 fl = rnd_below(4) ? 0 : TR_EF_SLACK;
 			u64 ud = rnd();
+			struct tr_period per = {
+				.ival_ns = ival * SK_RES_NS,
+				.due_ns = (now + d) * SK_RES_NS,
+			};
+			const struct tr_period *pp = ival ? &per : NULL;
 			int ra, rb;
 
 			switch (rnd_below(4)) {
@@ -386,12 +391,12 @@ static void sk_test_drain(struct kunit *test)
 				rb = tr_cancel(&b->c, id);
 				break;
 			case 1:
-				ra = tr_modify(&a->c, id, now + d, ud, ival, fl);
-				rb = tr_modify(&b->c, id, now + d, ud, ival, fl);
+				ra = tr_modify(&a->c, id, now + d, ud, pp, fl);
+				rb = tr_modify(&b->c, id, now + d, ud, pp, fl);
 				break;
 			default:
-				ra = tr_arm(&a->c, id, now + d, ud, ival, fl);
-				rb = tr_arm(&b->c, id, now + d, ud, ival, fl);
+				ra = tr_arm(&a->c, id, now + d, ud, pp, fl);
+				rb = tr_arm(&b->c, id, now + d, ud, pp, fl);
 				break;
 			}
 			KUNIT_ASSERT_EQ(test, ra, rb);

@@ -46,7 +46,7 @@
 struct bench {
 	struct tr_core c;
 	struct tr_entry **dir;
-	u64 **ivdir;
+	struct tr_period **ivdir;
 	struct tr_entry *chunks;
 	u8 *ring;
 	struct tr_cqe *cqes;
@@ -281,14 +281,13 @@ static void submit(struct bench *b, const struct timerring_op *ops, u32 n,
 			if (!v) {
 				switch (op->opcode) {
 				case TIMERRING_OP_ARM:
+					/* one-shot timers only */
 					v = tr_arm(c, op->id, out->tick[i],
-						   op->user_data, out->ival[i],
-						   fl);
+						   op->user_data, NULL, fl);
 					break;
 				case TIMERRING_OP_MODIFY:
 					v = tr_modify(c, op->id, out->tick[i],
-						      op->user_data,
-						      out->ival[i], fl);
+						      op->user_data, NULL, fl);
 					break;
 				default:
 					v = tr_cancel(c, op->id);

@@ -63,7 +63,9 @@ struct mtimer {
 	u8 state;
 	bool periodic;
 	u64 tick;	/* effective expiry; the fired tick while pending */
-	u64 ival;
+	u64 ival;	/* in ticks, as the prep kernels give it */
+	u64 due_ns;	/* periodic: due time of the next period */
+	u64 ival_ns;
 	u64 ud;
 	u32 gen;
 };
@@ -98,7 +100,7 @@ struct mdl {
 	struct tr_cqe *cqes;
 	struct timerring_cq_offsets off;
 	struct tr_entry **dir;
-	u64 **ivdir;
+	struct tr_period **ivdir;
 
 	/* the model */
 	u32 k;
@@ -187,6 +189,13 @@ static u64 below(struct mdl *m, u64 n)
 static u64 sat_add(u64 a, u64 b)
 {
 	return a + b < a ? U64_MAX : a + b;
+}
+
+static u64 sat_mul(u64 a, u64 b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+
+	return r > U64_MAX ? U64_MAX : (u64)r;
 }
 
 static u64 sat_sub(u64 a, u64 b)
@@ -358,19 +367,26 @@ static void post_check(struct mdl *m, u32 idx, u64 w, u32 pos)
 	      "CQE posted at %u over an unconsumed one (head %u, %u entries)",
 	      pos, m->cons_head, m->entries);
 	if (t->periodic) {
-		u64 missed = 0;
+		u64 now = max(m->now_ns, w * m->res_ns), missed = 0;
 		unsigned __int128 next;
 
-		w = max(w, m->now);
-		CHECK(m, w >= t->tick, "model: posting before its tick");
-		if (w - t->tick >= t->ival)
-			missed = (w - t->tick) / t->ival;
+		CHECK(m, max(w, m->now) >= t->tick,
+		      "model: posting before its tick");
+		/* the period's ns grid: due, due + ival, ... */
+		if (now > t->due_ns && now - t->due_ns >= t->ival_ns)
+			missed = (now - t->due_ns) / t->ival_ns;
 		flags |= TIMERRING_CQE_F_MORE | TIMERRING_CQE_F_PERIODIC |
 			 (u32)min_t(u64, missed, TIMERRING_CQE_OVERRUN_MASK) <<
 			 TIMERRING_CQE_OVERRUN_SHIFT;
-		next = (unsigned __int128)t->tick +
-		       (unsigned __int128)(missed + 1) * t->ival;
-		t->tick = next > U64_MAX ? U64_MAX : (u64)next;
+		next = (unsigned __int128)t->due_ns +
+		       (unsigned __int128)(missed + 1) * t->ival_ns;
+		if (next > U64_MAX) {
+			t->due_ns = U64_MAX;
+			t->tick = U64_MAX;
+		} else {
+			t->due_ns = (u64)next;
+			t->tick = tr_ns_to_tick_ceil(t->due_ns, m->res_ns);
+		}
 		t->state = ST_WHEEL;
 	} else {
 		t->state = ST_IDLE;
@@ -694,7 +710,7 @@ static void maybe_install(struct mdl *m, u32 id, bool ival)
 		tr_table_install(&m->c, ci, mem);
 	}
 	if (ival && !m->ivdir[ci] && below(m, 16)) {
-		u64 *mem = malloc(TR_CHUNK_IDS * sizeof(u64));
+		struct tr_period *mem = malloc(TR_CHUNK_IDS * sizeof(*mem));
 
 		if (!mem)
 			abort();
@@ -796,7 +812,18 @@ static void do_arm(struct mdl *m, bool modify)
 	bool slack = !below(m, 4);
 	u32 ci = t->id >> TR_CHUNK_SHIFT;
 	int want, got, rearmed = 0;
+	struct tr_period per;
 	u64 eff;
+
+	/*
+	 * A period anywhere in the ns range that rounds up to these ticks,
+	 * as the driver's prep gives them: not a whole number of ticks.
+	 */
+	per.due_ns = sat_mul(exp, m->res_ns);
+	if (exp && per.due_ns != U64_MAX)
+		per.due_ns -= below(m, m->res_ns);
+	per.ival_ns = max(m->res_ns, sat_mul(ival, m->res_ns) -
+				     below(m, m->res_ns));
 
 	maybe_install(m, t->id, ival);
 	if (!m->dir[ci] || (ival && !m->ivdir[ci]))
@@ -810,10 +837,10 @@ static void do_arm(struct mdl *m, bool modify)
 	want |= rearmed;
 
 	if (modify)
-		got = tr_modify(&m->c, t->id, exp, ud, ival,
+		got = tr_modify(&m->c, t->id, exp, ud, ival ? &per : NULL,
 				slack ? TR_EF_SLACK : 0);
 	else
-		got = tr_arm(&m->c, t->id, exp, ud, ival,
+		got = tr_arm(&m->c, t->id, exp, ud, ival ? &per : NULL,
 			     slack ? TR_EF_SLACK : 0);
 	logop(m, modify ? 'M' : 'A', t->id, exp, ival, slack, got);
 	CHECK(m, got == want, "%s id %u: %d, model %d",
@@ -847,6 +874,8 @@ static void do_arm(struct mdl *m, bool modify)
 	t->tick = eff;
 	t->ud = ud;
 	t->ival = ival;
+	t->due_ns = per.due_ns;
+	t->ival_ns = per.ival_ns;
 	t->periodic = ival != 0;
 	t->state = ST_WHEEL;
 	if (eff <= m->w)
@@ -877,10 +906,12 @@ static void do_cancel(struct mdl *m)
 
 static void do_cancel_all(struct mdl *m)
 {
-	u32 ci, n = 0, i;
+	u32 n = 0, i, budget;
 
-	for (ci = 0; ci < m->c.nr_chunks; ci++)
-		n += tr_cancel_chunk(&m->c, ci);
+	/* in pieces of a random budget, as the driver drops its lock */
+	do {
+		budget = 1 + below(m, 100);
+	} while (!tr_cancel_all(&m->c, &budget, &n));
 	logop(m, 'Z', 0, 0, 0, 0, n);
 	CHECK(m, n == m->armed, "cancel-all: %u, model %u", n, m->armed);
 	for (i = 0; i < m->k; i++)

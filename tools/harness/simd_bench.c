@@ -42,7 +42,7 @@ static void setup_core(void)
 {
 	u32 nr = LIVE / TR_CHUNK_IDS, i;
 	struct tr_entry **dir = calloc(nr, sizeof(*dir));
-	u64 **ival = calloc(nr, sizeof(*ival));
+	struct tr_period **ival = calloc(nr, sizeof(*ival));
 	struct timerring_cq_offsets off;
 	size_t sz;
 	void *cq;
@@ -120,7 +120,7 @@ static void run_prep(const struct tr_batch_impl *im,
 				__builtin_prefetch(tr_entry_get(&core,
 							c[i + 4].id), 1);
 			tr_modify(&core, c[i].id, out->tick[i],
-				  c[i].user_data, out->ival[i], 0);
+				  c[i].user_data, NULL, 0);
 		}
 	}
 }

@@ -48,6 +48,8 @@ typedef int64_t s64;
 #define min_t(t, a, b)	({ t _a = (a); t _b = (b); _a < _b ? _a : _b; })
 #define max_t(t, a, b)	({ t _a = (a); t _b = (b); _a > _b ? _a : _b; })
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
+#define check_add_overflow(a, b, d)	__builtin_add_overflow(a, b, d)
+#define check_mul_overflow(a, b, d)	__builtin_mul_overflow(a, b, d)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*

@@ -42,7 +42,7 @@ static void run(const char *name, void (*fn)(void))
 struct fx {
 	struct tr_core c;
 	struct tr_entry **dir;
-	u64 **ivdir;
+	struct tr_period **ivdir;
 	u8 *ring;
 	struct tr_cqe *cqes;
 	u32 entries;
@@ -90,14 +90,25 @@ static void fx_install(struct fx *f, u32 id, bool ival)
 	if (!f->dir[ci])
 		tr_table_install(&f->c, ci, aligned_alloc(4096, 4096));
 	if (ival && !f->ivdir[ci])
-		tr_table_install_ival(&f->c, ci,
-				      malloc(TR_CHUNK_IDS * sizeof(u64)));
+		tr_table_install_ival(&f->c, ci, malloc(TR_CHUNK_IDS *
+						  sizeof(struct tr_period)));
+}
+
+/* A period of @ival ticks from tick @exp (on the tick grid). */
+static const struct tr_period *fx_period(struct fx *f, u64 exp, u64 ival,
+					 struct tr_period *per)
+{
+	per->due_ns = exp * f->c.res_ns;
+	per->ival_ns = ival * f->c.res_ns;
+	return ival ? per : NULL;
 }
 
 static int fx_arm(struct fx *f, u32 id, u64 exp, u64 ud, u64 ival, u8 fl)
 {
+	struct tr_period per;
+
 	fx_install(f, id, ival);
-	return tr_arm(&f->c, id, exp, ud, ival, fl);
+	return tr_arm(&f->c, id, exp, ud, fx_period(f, exp, ival, &per), fl);
 }
 
 /* One pass to @tick, unlimited budget; returns CQEs posted. */
@@ -387,15 +398,20 @@ static void test_table(void)
 	u32 max_ids = 1U << 24, id = 5000000, i;
 	struct fx *f = fx_new(max_ids, 1000000, 0, 64);
 	size_t dirb = (size_t)(max_ids / TR_CHUNK_IDS) * 2 * sizeof(void *);
+	u32 budget, cancelled;
+	struct tr_period per;
 	int r;
 
 	T_ASSERT(f->c.nr_chunks == max_ids / TR_CHUNK_IDS, "nr_chunks %u",
 		 f->c.nr_chunks);
 	T_ASSERT(tr_table_bytes(&f->c) == dirb, "empty table %zu",
 		 tr_table_bytes(&f->c));
-	T_ASSERT(tr_arm(&f->c, id, 10, 0, 0, 0) == -ENOMEM, "no chunk");
+	T_ASSERT(tr_arm(&f->c, id, 10, 0, NULL, 0) == -ENOMEM, "no chunk");
 	T_ASSERT(tr_cancel(&f->c, id) == -ENOENT, "cancel, no chunk");
-	T_ASSERT(tr_cancel_chunk(&f->c, id >> TR_CHUNK_SHIFT) == 0, "chunk");
+	budget = 1000;
+	cancelled = 0;
+	T_ASSERT(tr_cancel_all(&f->c, &budget, &cancelled) && !cancelled &&
+		 budget == 1000, "cancel all, nothing armed");
 	fx_install(f, id, false);
 	T_ASSERT(tr_table_bytes(&f->c) == dirb + 4096, "one chunk %zu",
 		 tr_table_bytes(&f->c));
@@ -407,29 +423,37 @@ static void test_table(void)
 		 "ids of a chunk not contiguous");
 	T_ASSERT(sizeof(struct tr_entry) == 32, "entry %zu bytes",
 		 sizeof(struct tr_entry));
-	T_ASSERT(tr_arm(&f->c, id, 10, 0, 0, 0) == 1, "arm");
-	T_ASSERT(tr_arm(&f->c, id, 10, 0, 0, 0) == -EEXIST, "arm twice");
-	T_ASSERT(tr_arm(&f->c, id + 1, 10, 0, 5, 0) == -ENOMEM,
+	T_ASSERT(tr_arm(&f->c, id, 10, 0, NULL, 0) == 1, "arm");
+	T_ASSERT(tr_arm(&f->c, id, 10, 0, NULL, 0) == -EEXIST, "arm twice");
+	T_ASSERT(tr_arm(&f->c, id + 1, 10, 0, fx_period(f, 10, 5, &per),
+			0) == -ENOMEM,
 		 "periodic without interval array");
-	T_ASSERT(tr_modify(&f->c, id, 10, 0, 5, 0) == -ENOMEM,
+	T_ASSERT(tr_modify(&f->c, id, 10, 0, fx_period(f, 10, 5, &per),
+			   0) == -ENOMEM,
 		 "periodic modify without interval array");
 	T_ASSERT(f->c.armed == 1, "armed %u", f->c.armed);
 	fx_install(f, id, true);
-	T_ASSERT(tr_table_bytes(&f->c) == dirb + 4096 + 1024, "ival %zu",
+	T_ASSERT(tr_table_bytes(&f->c) == dirb + 4096 + 2048, "ival %zu",
 		 tr_table_bytes(&f->c));
-	T_ASSERT(tr_modify(&f->c, id, 20, 0, 5, 0) ==
+	T_ASSERT(tr_modify(&f->c, id, 20, 0, fx_period(f, 20, 5, &per), 0) ==
 		 (2 | TIMERRING_RES_REARMED), "modify");
-	T_ASSERT(tr_modify(&f->c, id + 1, 20, 0, 0, 0) == 1, "modify idle");
-	T_ASSERT(tr_cancel_chunk(&f->c, id >> TR_CHUNK_SHIFT) == 2, "chunk");
+	T_ASSERT(tr_modify(&f->c, id + 1, 20, 0, NULL, 0) == 1, "modify idle");
+	cancelled = 0;
+	budget = 1;
+	T_ASSERT(!tr_cancel_all(&f->c, &budget, &cancelled) && cancelled == 1,
+		 "cancel all, budget 1: %u", cancelled);
+	budget = 1;
+	T_ASSERT(tr_cancel_all(&f->c, &budget, &cancelled) && cancelled == 2,
+		 "cancel all: %u", cancelled);
 	T_ASSERT(f->c.armed == 0, "armed %u", f->c.armed);
 	T_ASSERT(tr_cancel(&f->c, id) == -ENOENT, "cancel twice");
 	/* generation: 16 bits in results and CQEs, 32 in the entry */
 	for (i = 0; i < 65533; i++) {
-		r = tr_arm(&f->c, id, 10, 0, 0, 0);
+		r = tr_arm(&f->c, id, 10, 0, NULL, 0);
 		tr_cancel(&f->c, id);
 	}
 	T_ASSERT(r == 0xffff, "gen %d", r);
-	r = tr_arm(&f->c, id, 10, 0, 0, 0);
+	r = tr_arm(&f->c, id, 10, 0, NULL, 0);
 	T_ASSERT(r == 0, "gen wrap %d", r);
 	T_ASSERT(fx_pass(f, 10) == 1, "fire");
 	T_ASSERT(f->cqes[0].flags == 0 && f->cqes[0].res == (s32)id,
@@ -455,9 +479,9 @@ static void test_overflow(void)
 		 "pending %u", f->c.pending_nr);
 	T_ASSERT(f->c.st.overflowed_total == 7, "overflowed %llu",
 		 ULL(f->c.st.overflowed_total));
-	T_ASSERT(tr_arm(&f->c, 70, 5, 0, 0, 0) == -EEXIST, "arm pending");
+	T_ASSERT(tr_arm(&f->c, 70, 5, 0, NULL, 0) == -EEXIST, "arm pending");
 	T_ASSERT(tr_cancel(&f->c, ids[5]) == 0, "cancel pending");
-	T_ASSERT(tr_modify(&f->c, ids[7], 1000, 0, 0, 0) ==
+	T_ASSERT(tr_modify(&f->c, ids[7], 1000, 0, NULL, 0) ==
 		 (2 | TIMERRING_RES_REARMED), "modify pending");
 	T_ASSERT(f->c.pending_nr == 5, "pending %u", f->c.pending_nr);
 	fx_free(f);
@@ -470,7 +494,7 @@ static void test_overflow(void)
 	fx_arm(f, 5, 49, 999, 0, 0);
 	fx_pass(f, 60);
 	tr_cancel(&f->c, ids[5]);
-	tr_modify(&f->c, ids[7], 1000, 0, 0, 0);
+	tr_modify(&f->c, ids[7], 1000, 0, NULL, 0);
 	fx_arm(f, 100, 10, 5000, 0, 0);
 	for (i = 0; i < 20; i++) {
 		u32 k;
@@ -680,7 +704,7 @@ static void test_same_tick_fifo(void)
 
 	for (i = 0; i < 500; i++)
 		fx_arm(f, (i * 37) % 1000, 1000 + 4100, i, 0, 0);
-	tr_modify(&f->c, 0, 1000 + 4100, 500, 0, 0);
+	tr_modify(&f->c, 0, 1000 + 4100, 500, NULL, 0);
 	n = fx_pass(f, 1000 + 4100);
 	T_ASSERT(n == 500, "%u fired", n);
 	n = fx_consume(f, out, 600);

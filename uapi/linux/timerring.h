@@ -17,11 +17,41 @@
  *	... consume struct io_uring_cqe at ring + p.cq_off.cqes
  *
  * Every ioctl argument struct is extensible: the size encoded in the ioctl
- * number is the size userspace was built with. The kernel accepts a smaller
- * (older) struct and treats the missing tail as zero, and accepts a larger
- * (newer) struct only if the bytes it does not know are zero (else E2BIG),
- * as copy_struct_from_user() does. Every reserved field must be zero
- * (else EINVAL). Output fields are written back up to the size given.
+ * number is the size userspace was built with. It must be at least the
+ * struct's TIMERRING_*_SIZE_VER0 below (else EINVAL) and at most 4096
+ * (else E2BIG). The kernel accepts a larger (newer) struct only if the
+ * bytes it does not know are zero (else E2BIG), as copy_struct_from_user()
+ * does. Every reserved field must be zero (else EINVAL). Output fields are
+ * written back up to the size given.
+ *
+ * A call that fails changes nothing: no instance state, no ring, no
+ * statistic. The one exception is SUBMIT, which applies ops in order and
+ * reports how far it got (see struct timerring_submit).
+ *
+ * Access. /dev/timerring is created with mode 0600 (root only). The udev
+ * rule installed by `make install` and by the DKMS package (60-timerring
+ * .rules) gives it to group "timerring" with mode 0660, as /dev/kvm is
+ * given to group "kvm": add the users who may run timers to that group.
+ *
+ * Memory budget. Every byte an instance pins in the kernel is charged to
+ * the real uid that opened it: the instance itself (~100 KiB, at open),
+ * the ring, its page array, the two id-table directories and the batch
+ * buffer (at SETUP), each 4 KiB table chunk of 128 ids (on the first ARM
+ * or MODIFY of an id in it) and each 2 KiB interval array (on a chunk's
+ * first periodic timer). All instances of one uid together may pin at most
+ * the module parameter max_user_bytes (run-time writable in
+ * /sys/module/timerring/parameters; default 1/16 of RAM, at least 64 MiB:
+ * 10^6 timers need ~33 MiB). A charge over the budget fails with ENOSPC:
+ * open(), SETUP, or the ARM/MODIFY op that needed the memory. Tasks with
+ * CAP_SYS_RESOURCE are charged but not limited. Everything is also
+ * accounted to the opener's memory cgroup, whose limit gives ENOMEM.
+ * Memory is returned when the last reference to the file goes (close of
+ * the last fd and munmap of the last mapping).
+ *
+ * Expiry work in soft-IRQ context is bounded per CPU and per jiffy for all
+ * instances together, however many are due at once; the rest runs in
+ * work items (process context) on the instance's node. This moves no
+ * expiry earlier and loses none; under such a load it may be later.
  */
 #ifndef _UAPI_LINUX_TIMERRING_H
 #define _UAPI_LINUX_TIMERRING_H
@@ -41,7 +71,12 @@
 /* numa_node value meaning "the node of the CPU calling SETUP". */
 #define TIMERRING_NODE_CURRENT		(-1)
 
-/* Limits of timerring_params (the module may lower the maxima). */
+/*
+ * Limits of timerring_params (the module may lower the maxima). cq_entries
+ * is rounded up to a power of two; below TIMERRING_CQ_ENTRIES_MIN or above
+ * the module's cap it fails with EINVAL, or is clamped with
+ * TIMERRING_SETUP_CLAMP. max_timers above the cap: the same.
+ */
 #define TIMERRING_CQ_ENTRIES_MIN	64U
 #define TIMERRING_CQ_ENTRIES_DEFAULT	4096U
 #define TIMERRING_CQ_ENTRIES_MAX	0x400000U	/* 2^22 */
@@ -87,7 +122,14 @@ struct timerring_cq_offsets {
 /* User-written ring flags (at cq_off.flags), like IORING_CQ_EVENTFD_*. */
 #define TIMERRING_CQ_F_EVENTFD_DISABLED	_BITUL(0)
 
-/* TIMERRING_IOC_SETUP argument. */
+/*
+ * TIMERRING_IOC_SETUP argument. SETUP is done once per open file; on
+ * success every out field is written. Errors: EINVAL (a field out of range
+ * or a reserved field set, an unknown flag or clockid, an offline node),
+ * EBUSY (already set up), ENOSPC (over the uid's memory budget), ENOMEM,
+ * EFAULT (the struct cannot be read or written back: then the instance is
+ * left not set up, and SETUP may be retried).
+ */
 struct timerring_params {
 	__u32 cq_entries;	/* in: 0 = default; out: actual, power of 2 */
 	__u32 max_timers;	/* in: ids are [0, max_timers); out: actual */
@@ -102,7 +144,15 @@ struct timerring_params {
 	__u64 resv[4];		/* must be zero */
 };
 
-/* Opcodes (timerring_op.opcode). */
+#define TIMERRING_PARAMS_SIZE_VER0	136
+
+/*
+ * Opcodes (timerring_op.opcode). Every op can also fail with EINVAL (an
+ * unknown opcode or flag, resv set, a field the opcode does not use set,
+ * an interval below the resolution) and ERANGE (id >= max_timers); ARM
+ * and MODIFY also with ENOSPC (the id's table chunk or interval array is
+ * over the uid's memory budget) and ENOMEM.
+ */
 enum {
 	/*
 	 * Arm an idle id. Result: the new generation (>= 0), or -EEXIST if
@@ -120,9 +170,14 @@ enum {
 	 * Cancel an armed id. Result: 0, or -ENOENT if it was not armed
 	 * (never armed, already delivered, or already cancelled). A pending
 	 * expiration on the overflow list is withdrawn and reports 0.
+	 * expiry, user_data, interval and flags must be zero.
 	 */
 	TIMERRING_OP_CANCEL = 2,
-	/* Cancel every armed id (id must be 0). Result: number cancelled. */
+	/*
+	 * Cancel every armed id, pending expirations included. id, expiry,
+	 * user_data, interval and flags must be zero. Result: the number
+	 * cancelled. Its cost is O(armed timers), not O(max_timers).
+	 */
 	TIMERRING_OP_CANCEL_ALL = 3,
 	TIMERRING_OP_LAST,
 };
@@ -153,6 +208,16 @@ struct timerring_op {
 	__u64 interval;		/* ns; non-zero: periodic, >= resolution */
 };
 
+/*
+ * Periodic timers keep their period on a nanosecond grid: period k is due
+ * at expiry + k * interval exactly (expiry as converted to the instance
+ * clock when the op is applied), and each fires at the first tick at or
+ * after its due time. The long-run rate is therefore exactly one per
+ * interval, whatever the resolution, and no period fires early. Periods
+ * whose due time passed before the CQE of an earlier one could be written
+ * are not delivered one by one but counted as overruns.
+ */
+
 /* Results of ARM and MODIFY. */
 #define TIMERRING_RES_GEN_MASK		0xffffU
 #define TIMERRING_RES_REARMED		_BITUL(16)
@@ -163,12 +228,23 @@ struct timerring_op {
 #define TIMERRING_SUBMIT_ALL		(TIMERRING_SUBMIT_STOP_ON_ERROR)
 
 /*
- * TIMERRING_IOC_SUBMIT argument. The ioctl returns 0 once ops were
- * processed (see done), or a negative errno if none was: EINVAL for a bad
- * submit struct or nr > TIMERRING_BATCH_MAX, EFAULT if ops or results
- * cannot be accessed. If ops or results fault part way, the ops before
- * done have been applied, done says so, and the ioctl still returns 0.
- * results[done..nr) are unspecified.
+ * TIMERRING_IOC_SUBMIT argument. Ops are applied in order, in chunks of
+ * 256. The ioctl returns 0 once ops were processed (see done), or a
+ * negative errno if none was: EINVAL for a bad submit struct, nr >
+ * TIMERRING_BATCH_MAX or an instance not set up; EFAULT if the struct, the
+ * ops or the results cannot be accessed. Before the first op is applied the
+ * kernel checks that the whole results array (if any) and the struct can be
+ * written. If ops fault part way, the ops before done have been applied,
+ * their results are written, done says so, and the ioctl returns 0.
+ * results[done..nr) are left as they were. EFAULT after ops were applied
+ * happens only if another thread unmaps or write-protects the results or
+ * the struct during the call.
+ *
+ * A fatal signal (SIGKILL) stops the batch between chunks, with done exact
+ * as for a fault, and interrupts the wait for another submitter of the
+ * same instance (then EINTR, nothing processed). Other signals do not
+ * interrupt a batch. A chunk is at most 256 ops, and a CANCEL_ALL costs
+ * O(armed timers), so a batch stops within a bounded time.
  */
 struct timerring_submit {
 	__u64 ops;		/* user pointer to struct timerring_op[nr] */
@@ -179,6 +255,8 @@ struct timerring_submit {
 	__u32 failed;		/* out: ops among them that failed */
 	__u64 resv[2];		/* must be zero */
 };
+
+#define TIMERRING_SUBMIT_SIZE_VER0	48
 
 /*
  * Expiration CQE (struct io_uring_cqe):
@@ -201,8 +279,9 @@ struct timerring_submit {
 /*
  * TIMERRING_IOC_WAIT argument. WAIT first posts expirations waiting for
  * ring space, then sleeps until min_complete CQEs are ready (EINVAL if
- * min_complete > cq_entries), the timeout passes (ETIME) or a signal
- * arrives (EINTR).
+ * min_complete > cq_entries, a flag or resv set, or the instance not set
+ * up), the timeout passes (ETIME) or a signal arrives (EINTR). ready is
+ * written on ETIME and EINTR too. EFAULT: the struct cannot be accessed.
  */
 struct timerring_wait {
 	__u32 min_complete;	/* wait until this many CQEs are ready */
@@ -212,7 +291,9 @@ struct timerring_wait {
 	__u32 resv;		/* must be zero */
 };
 
-/* TIMERRING_IOC_VERSION argument. */
+#define TIMERRING_WAIT_SIZE_VER0	24
+
+/* TIMERRING_IOC_VERSION argument (needs no SETUP). */
 struct timerring_version {
 	__u32 api_version;	/* out: TIMERRING_API_VERSION */
 	__u32 impl;		/* out: TIMERRING_IMPL_* in use for batches */
@@ -220,6 +301,8 @@ struct timerring_version {
 	__u32 max_cq_entries;	/* out: the module's CQ ring cap */
 	char  module_version[32];	/* out: NUL-terminated */
 };
+
+#define TIMERRING_VERSION_SIZE_VER0	48
 
 /* Batch kernel implementations. */
 enum {
@@ -231,7 +314,7 @@ enum {
 /* Log2 buckets of the lateness histogram: bucket i counts [2^i, 2^i+1) us. */
 #define TIMERRING_LATENCY_BUCKETS	24
 
-/* TIMERRING_IOC_STATS argument (all fields out). */
+/* TIMERRING_IOC_STATS argument (all fields out; EINVAL before SETUP). */
 struct timerring_stats {
 	__u64 armed_now;
 	__u64 armed_total;
@@ -254,13 +337,29 @@ struct timerring_stats {
 	__u64 lateness_hist[TIMERRING_LATENCY_BUCKETS];
 };
 
+#define TIMERRING_STATS_SIZE_VER0	320
+
 #define TIMERRING_IOC_MAGIC	0xB7
 #define TIMERRING_IOC_VERSION	_IOR(TIMERRING_IOC_MAGIC, 0, struct timerring_version)
 #define TIMERRING_IOC_SETUP	_IOWR(TIMERRING_IOC_MAGIC, 1, struct timerring_params)
 #define TIMERRING_IOC_SUBMIT	_IOWR(TIMERRING_IOC_MAGIC, 2, struct timerring_submit)
 #define TIMERRING_IOC_WAIT	_IOWR(TIMERRING_IOC_MAGIC, 3, struct timerring_wait)
-/* Argument: pointer to __s32 eventfd, or -1 to unregister. */
+/*
+ * Argument: pointer to __s32 eventfd, or -1 to unregister; the size in the
+ * ioctl number must be 4 (else EINVAL). Works before SETUP too. Errors:
+ * EBADF (not an open fd, or < -1), EINVAL (not an eventfd), EFAULT.
+ * Replacing or removing an eventfd never waits for an RCU grace period.
+ */
 #define TIMERRING_IOC_EVENTFD	_IOW(TIMERRING_IOC_MAGIC, 4, __s32)
 #define TIMERRING_IOC_STATS	_IOR(TIMERRING_IOC_MAGIC, 5, struct timerring_stats)
+
+/*
+ * Other ioctl numbers give ENOTTY. open() fails with ENOSPC when the uid's
+ * memory budget has no room for the instance. mmap() maps the ring: offset
+ * 0 (mmap_offset), length at most mmap_size, MAP_SHARED; EINVAL before
+ * SETUP or for another offset or a longer length, EPERM with PROT_EXEC.
+ * The mapping can never become executable (mprotect gives EACCES) and
+ * does not grow (mremap gives EFAULT).
+ */
 
 #endif /* _UAPI_LINUX_TIMERRING_H */

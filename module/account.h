@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * timerring per-user memory budget (account.c).
+ */
+#ifndef _TIMERRING_ACCOUNT_H
+#define _TIMERRING_ACCOUNT_H
+
+#include <linux/types.h>
+
+struct dentry;
+struct tr_user;
+
+/*
+ * What one instance has charged to its user. limited is false for an
+ * opener with CAP_SYS_RESOURCE: charged, but never refused.
+ */
+struct tr_charge {
+	struct tr_user *user;
+	size_t bytes;
+	bool limited;
+};
+
+extern unsigned long tr_max_user_bytes;
+
+void tr_account_init(void);
+int tr_charge_open(struct tr_charge *ch, size_t bytes);
+int tr_charge(struct tr_charge *ch, size_t bytes);
+void tr_uncharge(struct tr_charge *ch, size_t bytes);
+void tr_charge_close(struct tr_charge *ch);
+size_t tr_alloc_bytes(size_t size);
+void tr_account_debugfs(struct dentry *dir);
+
+#endif /* _TIMERRING_ACCOUNT_H */
