@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,5 +194,138 @@ static inline unsigned int tr_settle(struct timerring *tr, uint64_t ns)
 		SKIP(return, "no " TIMERRING_DEV_PATH " (%d)", (fdvar));	\
 	ASSERT_LE(0, (fdvar));						\
 } while (0)
+
+/* Plain shared variables between threads and signal handlers. */
+#define TR_READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define TR_WRITE_ONCE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/* @cmd with the struct size in its number replaced by @size. */
+#define TR_IOC_SIZED(cmd, size)						\
+	_IOC(_IOC_DIR(cmd), _IOC_TYPE(cmd), _IOC_NR(cmd), (size))
+
+/* Raw STATS into a zeroed @st; 0 or -errno. */
+static inline int tr_get_stats(int fd, struct timerring_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	return tr_ioctl(fd, TIMERRING_IOC_STATS, st);
+}
+
+/* Read the first unsigned number of a (proc, sysfs) file; 0 or -errno. */
+static inline int tr_read_u64_file(const char *path, uint64_t *val)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENODATA;
+	buf[n] = 0;
+	errno = 0;
+	*val = strtoull(buf, NULL, 0);
+	return errno ? -errno : 0;
+}
+
+/* Write @s to @path; 0 or -errno. */
+static inline int tr_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n, len = strlen(s);
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == len ? 0 : (n < 0 ? (int)n : -EIO);
+}
+
+/* MemAvailable of /proc/meminfo, in bytes (0 if unknown). */
+static inline uint64_t tr_mem_available(void)
+{
+	char buf[4096], *p;
+	ssize_t n;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strstr(buf, "MemAvailable:");
+	if (!p)
+		return 0;
+	return strtoull(p + strlen("MemAvailable:"), NULL, 10) * 1024;
+}
+
+/*
+ * @npages fresh anonymous read-write pages, or NULL. Callers mprotect()
+ * some of them to build faulting layouts.
+ */
+static inline char *tr_map_pages(size_t npages)
+{
+	char *p = mmap(NULL, npages * getpagesize(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Map the ring of @fd, already set up with @p by the caller, into @tr as
+ * timerring_open_fd() does after its own SETUP. On success @tr owns @fd;
+ * 0 or -errno.
+ */
+static inline int tr_attach(struct timerring *tr, int fd,
+			    const struct timerring_params *p)
+{
+	const struct timerring_cq_offsets *o = &p->cq_off;
+	char *ptr;
+
+	memset(tr, 0, sizeof(*tr));
+	tr->fd = -1;
+	ptr = mmap(NULL, p->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, (off_t)p->mmap_offset);
+	if (ptr == MAP_FAILED)
+		return -errno;
+	tr->fd = fd;
+	tr->params = *p;
+	tr->ring_ptr = ptr;
+	tr->ring_sz = p->mmap_size;
+	tr->cq.khead = (unsigned int *)(ptr + o->head);
+	tr->cq.ktail = (unsigned int *)(ptr + o->tail);
+	tr->cq.kring_mask = (unsigned int *)(ptr + o->ring_mask);
+	tr->cq.kring_entries = (unsigned int *)(ptr + o->ring_entries);
+	tr->cq.koverflow = (unsigned int *)(ptr + o->overflow);
+	tr->cq.cqes = (struct io_uring_cqe *)(ptr + o->cqes);
+	tr->cq.uflags = (unsigned int *)(ptr + o->flags);
+	tr->cq.kflags = (unsigned int *)(ptr + o->kflags);
+	tr->cq.koverflow_pending = (unsigned int *)(ptr + o->overflow_pending);
+	tr->cq.ring_entries = p->cq_entries;
+	tr->cq.ring_mask = p->cq_entries - 1;
+	return 0;
+}
+
+/*
+ * The instance still works: a one-shot @id due in 1 ms fires, and its
+ * CQE is the next one. 0, or the step that failed (> 0).
+ */
+static inline int tr_fires(struct timerring *tr, __u32 id)
+{
+	struct io_uring_cqe cqe;
+
+	if (tr_arm(tr, id, NSEC_PER_MSEC, 0, 0xf1e5 + (__u64)id, 0) < 0)
+		return 1;
+	if (tr_collect(tr, &cqe, 1, WAIT_LONG_NS) != 1)
+		return 2;
+	if (cqe.res != (__s32)id || cqe.user_data != 0xf1e5 + (__u64)id)
+		return 3;
+	return 0;
+}
 
 #endif /* _TIMERRING_SELFTEST_COMMON_H */

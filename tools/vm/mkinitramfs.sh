@@ -58,16 +58,33 @@ bb=/bin/busybox		# from busybox-static
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+# mktemp -d makes it 0700: the guest's / must be searchable by the
+# unprivileged users of the tests; /root stays private, /tmp is sticky.
+chmod 755 "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root} \
 	"$root"/{lib/timerring,opt/timerring/tests,opt/timerring/bin,timerring}
+chmod 700 "$root/root"
+chmod 1777 "$root/tmp"
 cp "$bb" "$root/bin/busybox"
 for a in $("$bb" --list); do
 	[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
 done
 install -m 755 "$here/guest/init" "$root/init"
 install -m 755 "$here/guest/guest.sh" "$root/timerring/guest.sh"
-echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
-echo "root:x:0:" >"$root/etc/group"
+# Users and groups of the tests: /dev/timerring belongs to group
+# timerring (see guest.sh), and selftests/timerring/user_test runs as
+# 65534 and 65533.
+cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+trtest:x:65533:65533:timerring second test user:/nonexistent:/bin/false
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+cat >"$root/etc/group" <<'EOF'
+root:x:0:
+timerring:x:990:
+trtest:x:65533:
+nogroup:x:65534:
+EOF
 # Device nodes the kernel needs before devtmpfs is mounted.
 mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
