@@ -327,6 +327,23 @@ void tr_instance_free(struct tr_instance *inst)
 	kvfree(inst);
 }
 
+/* An object of @cache on the instance's node, charged to its budget. */
+static void *tr_cache_alloc(struct tr_instance *inst, struct kmem_cache *cache)
+{
+	size_t sz = kmem_cache_size(cache);
+	int ret = tr_charge(&inst->charge, sz);
+	void *mem;
+
+	if (ret)
+		return ERR_PTR(ret);
+	mem = kmem_cache_alloc_node(cache, GFP_KERNEL, inst->node);
+	if (!mem) {
+		tr_uncharge(&inst->charge, sz);
+		return ERR_PTR(-ENOMEM);
+	}
+	return mem;
+}
+
 /* Back @id with a table chunk (and an interval array if @periodic). */
 int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic)
 {
@@ -334,35 +351,19 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic)
 	u32 ci = id >> TR_CHUNK_SHIFT;
 
 	if (unlikely(!c->chunk[ci])) {
-		size_t sz = kmem_cache_size(tr_chunk_cache);
-		struct tr_entry *mem;
-		int ret = tr_charge(&inst->charge, sz);
+		struct tr_entry *mem = tr_cache_alloc(inst, tr_chunk_cache);
 
-		if (ret)
-			return ret;
-		mem = kmem_cache_alloc_node(tr_chunk_cache, GFP_KERNEL,
-					    inst->node);
-		if (!mem) {
-			tr_uncharge(&inst->charge, sz);
-			return -ENOMEM;
-		}
+		if (IS_ERR(mem))
+			return PTR_ERR(mem);
 		spin_lock_bh(&inst->lock);
 		tr_table_install(c, ci, mem);
 		spin_unlock_bh(&inst->lock);
 	}
 	if (unlikely(periodic && !c->ival[ci])) {
-		size_t sz = kmem_cache_size(tr_ival_cache);
-		struct tr_period *mem;
-		int ret = tr_charge(&inst->charge, sz);
+		struct tr_period *mem = tr_cache_alloc(inst, tr_ival_cache);
 
-		if (ret)
-			return ret;
-		mem = kmem_cache_alloc_node(tr_ival_cache, GFP_KERNEL,
-					    inst->node);
-		if (!mem) {
-			tr_uncharge(&inst->charge, sz);
-			return -ENOMEM;
-		}
+		if (IS_ERR(mem))
+			return PTR_ERR(mem);
 		spin_lock_bh(&inst->lock);
 		tr_table_install_ival(c, ci, mem);
 		spin_unlock_bh(&inst->lock);

@@ -26,6 +26,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/sizes.h>
 #include <linux/uaccess.h>
 
 #include "instance.h"
@@ -75,13 +76,14 @@ static long tr_ioctl_version(void __user *uarg, size_t usize)
 
 /*
  * The struct sizes an ioctl accepts: at least the first version's
- * (TIMERRING_*_SIZE_VER0), at most a page, as clone3() and openat2() do.
+ * (TIMERRING_*_SIZE_VER0), at most 4096 bytes (a page on x86-64), as
+ * clone3() and openat2() bound theirs by a page.
  */
 static int tr_check_usize(size_t usize, size_t ver0)
 {
 	if (usize < ver0)
 		return -EINVAL;
-	if (usize > PAGE_SIZE)
+	if (usize > SZ_4K)
 		return -E2BIG;
 	return 0;
 }

@@ -76,6 +76,9 @@ int tr_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
+	/* a private copy of head would never reach the kernel */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
 
 	tr_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	tr_vm_flags_clear(vma, VM_MAYEXEC);

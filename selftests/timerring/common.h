@@ -328,4 +328,19 @@ static inline int tr_fires(struct timerring *tr, __u32 id)
 	return 0;
 }
 
+/* The counters a failed call must leave alone. */
+static inline void expect_stats_same(struct __test_metadata *_metadata,
+			      const struct timerring_stats *a,
+			      const struct timerring_stats *b)
+{
+	EXPECT_EQ(a->armed_now, b->armed_now);
+	EXPECT_EQ(a->armed_total, b->armed_total);
+	EXPECT_EQ(a->modified_total, b->modified_total);
+	EXPECT_EQ(a->cancelled_total, b->cancelled_total);
+	EXPECT_EQ(a->expired_total, b->expired_total);
+	EXPECT_EQ(a->batches, b->batches);
+	EXPECT_EQ(a->ops_failed, b->ops_failed);
+	EXPECT_EQ(a->mem_bytes, b->mem_bytes);
+}
+
 #endif /* _TIMERRING_SELFTEST_COMMON_H */

@@ -62,21 +62,6 @@ FIXTURE_TEARDOWN(ur)
 		timerring_close(&self->tr);
 }
 
-/* The counters a failed call must leave alone. */
-static void expect_stats_same(struct __test_metadata *_metadata,
-			      const struct timerring_stats *a,
-			      const struct timerring_stats *b)
-{
-	EXPECT_EQ(a->armed_now, b->armed_now);
-	EXPECT_EQ(a->armed_total, b->armed_total);
-	EXPECT_EQ(a->modified_total, b->modified_total);
-	EXPECT_EQ(a->cancelled_total, b->cancelled_total);
-	EXPECT_EQ(a->expired_total, b->expired_total);
-	EXPECT_EQ(a->batches, b->batches);
-	EXPECT_EQ(a->ops_failed, b->ops_failed);
-	EXPECT_EQ(a->mem_bytes, b->mem_bytes);
-}
-
 /* SETUP with a size below TIMERRING_PARAMS_SIZE_VER0: EINVAL, no setup. */
 TEST(setup_size_below_ver0)
 {
@@ -528,6 +513,22 @@ TEST_F(ur, mmap_exec)
 				     __ATOMIC_ACQUIRE));
 	munmap(p, sz);
 	EXPECT_EQ(1, tr_reap(tr, NULL, 8));
+}
+
+/* A private mapping would hide head from the kernel: refused. */
+TEST_F(ur, mmap_private)
+{
+	struct timerring *tr = &self->tr;
+	char *p;
+
+	p = mmap(NULL, tr->params.mmap_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE, tr->fd, tr->params.mmap_offset);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	p = mmap(NULL, tr->params.mmap_size, PROT_READ, MAP_PRIVATE, tr->fd,
+		 tr->params.mmap_offset);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
 }
 
 static short efd_poll(int efd, int timeout_ms)

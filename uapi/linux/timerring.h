@@ -21,7 +21,8 @@
  * struct's TIMERRING_*_SIZE_VER0 below (else EINVAL) and at most 4096
  * (else E2BIG). The kernel accepts a larger (newer) struct only if the
  * bytes it does not know are zero (else E2BIG), as copy_struct_from_user()
- * does. Every reserved field must be zero (else EINVAL). Output fields are
+ * does; VERSION and STATS are never read, so their tail is just zeroed.
+ * Every reserved field must be zero (else EINVAL). Output fields are
  * written back up to the size given.
  *
  * A call that fails changes nothing: no instance state, no ring, no
@@ -128,7 +129,9 @@ struct timerring_cq_offsets {
  * or a reserved field set, an unknown flag or clockid, an offline node),
  * EBUSY (already set up), ENOSPC (over the uid's memory budget), ENOMEM,
  * EFAULT (the struct cannot be read or written back: then the instance is
- * left not set up, and SETUP may be retried).
+ * left not set up, and SETUP may be retried), EINTR (a fatal signal while
+ * another call of the instance holds it). The fields are checked first:
+ * a second SETUP with a bad field gets EINVAL, with good ones EBUSY.
  */
 struct timerring_params {
 	__u32 cq_entries;	/* in: 0 = default; out: actual, power of 2 */
@@ -311,7 +314,10 @@ enum {
 	TIMERRING_IMPL_AVX512 = 2,
 };
 
-/* Log2 buckets of the lateness histogram: bucket i counts [2^i, 2^i+1) us. */
+/*
+ * Log2 buckets of the lateness histogram: bucket i counts [2^i, 2^(i+1))
+ * us, bucket 0 [0, 2) us, the last one everything above.
+ */
 #define TIMERRING_LATENCY_BUCKETS	24
 
 /* TIMERRING_IOC_STATS argument (all fields out; EINVAL before SETUP). */
@@ -347,7 +353,8 @@ struct timerring_stats {
 /*
  * Argument: pointer to __s32 eventfd, or -1 to unregister; the size in the
  * ioctl number must be 4 (else EINVAL). Works before SETUP too. Errors:
- * EBADF (not an open fd, or < -1), EINVAL (not an eventfd), EFAULT.
+ * EBADF (not an open fd, or < -1), EINVAL (not an eventfd), EFAULT, ENOMEM,
+ * EINTR (a fatal signal while another call of the instance holds it).
  * Replacing or removing an eventfd never waits for an RCU grace period.
  */
 #define TIMERRING_IOC_EVENTFD	_IOW(TIMERRING_IOC_MAGIC, 4, __s32)
@@ -357,7 +364,8 @@ struct timerring_stats {
  * Other ioctl numbers give ENOTTY. open() fails with ENOSPC when the uid's
  * memory budget has no room for the instance. mmap() maps the ring: offset
  * 0 (mmap_offset), length at most mmap_size, MAP_SHARED; EINVAL before
- * SETUP or for another offset or a longer length, EPERM with PROT_EXEC.
+ * SETUP, for another offset, a longer length or MAP_PRIVATE, EPERM with
+ * PROT_EXEC.
  * The mapping can never become executable (mprotect gives EACCES) and
  * does not grow (mremap gives EFAULT).
  */
