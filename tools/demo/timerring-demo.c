@@ -140,16 +140,26 @@ int main(void)
 	t0 = now_s();
 	/* until all fired, then 1.2 s more: a duplicate would show up */
 	while (now_s() - t0 < 30 && (expired < want || now_s() - t_done < 1.2)) {
-		unsigned int head, seen_now = 0;
+		unsigned int head, seen_now = 0, ready;
 		struct io_uring_cqe *cqe;
 		__u64 now;
 
 		ret = timerring_wait(&tr, 1, 200LL * 1000 * 1000);
 		if (ret < 0 && ret != -ETIME)
 			goto fail;
+		/*
+		 * The tail first, then the clock: every CQE up to that tail
+		 * was posted before now, so now >= its expiry. (CQEs posted
+		 * after the clock read wait for the next round: they may be
+		 * due later than now.)
+		 */
+		ready = timerring_cq_ready(&tr);
 		now = timerring_now(&tr);
 		timerring_for_each_cqe(&tr, head, cqe) {
 			__u32 id = timerring_cqe_id(cqe);
+
+			if (seen_now == ready)
+				break;
 
 			seen_now++;
 			if (id >= NCONN || cqe->user_data != id) {
