@@ -67,6 +67,8 @@ static struct {
 	const char *json;
 	const char *label;
 	unsigned int seed;
+	bool summary;			/* print the side-by-side table */
+	bool quick;			/* no waiting for memory to settle */
 } cfg = {
 	.live = 1 << 20,
 	.batches = { 256, 1024, 4096, 8192 },
@@ -341,7 +343,7 @@ static void mem_settle(void)
 	long long last = -1;
 	int stable = 0, i;
 
-	for (i = 0; i < 150 && stable < 3; i++) {
+	for (i = 0; i < 150 && stable < 3 && !cfg.quick; i++) {
 		mem_snap(&m);
 		mem_free(&m);
 		if (last >= 0 && llabs(m.memfree - last) < (1LL << 20))
@@ -375,8 +377,91 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/*
+ * The side-by-side of --summary: per system, arm / re-arm / cancel ns per
+ * op at the first batch size, expiry ns per timer of the herd, and bytes
+ * per timer (the module's own count for timerring, slab growth for the
+ * others), picked from the records as they are made.
+ */
+enum { SUM_ARM, SUM_MODIFY, SUM_CANCEL, SUM_EXPIRE, SUM_BYTES, NSUM };
+static const struct {
+	const char *wl, *key, *title;
+} sum_col[NSUM] = {
+	{ "arm", "ns_per_op", "arm ns" },
+	{ "modify", "ns_per_op", "re-arm ns" },
+	{ "cancel", "ns_per_op", "cancel ns" },
+	{ "herd", "ns_per_timer", "expire ns" },
+	{ "memory", "slab_bytes_per_timer", "bytes/timer" },
+};
+static double sum_val[NSYS][NSUM];
+static int rec_sys;
+static const char *rec_wl;
+static unsigned int rec_batch;
+
+static void sum_note(const char *k, double v)
+{
+	unsigned int c;
+
+	for (c = 0; c < NSUM; c++) {
+		if (strcmp(rec_wl, sum_col[c].wl))
+			continue;
+		/* timerring counts its own memory exactly */
+		if (c == SUM_BYTES && !strcmp(k, "module_bytes_per_timer"))
+			sum_val[rec_sys][c] = v;
+		else if (!strcmp(k, sum_col[c].key) && !sum_val[rec_sys][c] &&
+			 (c >= SUM_EXPIRE || rec_batch == cfg.batches[0] ||
+			  rec_sys == SYS_TFD))
+			sum_val[rec_sys][c] = v;
+	}
+}
+
+static void sum_print(const bool *avail)
+{
+	unsigned int c;
+	int k;
+
+	printf("\n%u timers through timerring (batches of %u), io_uring "
+	       "IORING_OP_TIMEOUT and timerfd:\n", cfg.live, cfg.batches[0]);
+	printf("%-24s", "");
+	for (c = 0; c < NSUM; c++)
+		printf("%12s", sum_col[c].title);
+	printf("\n");
+	for (k = 0; k < NSYS; k++) {
+		if (!avail[k])
+			continue;
+		printf("%-24s", sys_name[k]);
+		for (c = 0; c < NSUM; c++)
+			if (sum_val[k][c] > 0)
+				printf("%12.0f", sum_val[k][c]);
+			else
+				printf("%12s", "-");
+		printf("\n");
+	}
+	for (k = 1; k < NSYS; k++) {
+		char title[32];
+
+		if (!avail[k] || !avail[SYS_TR])
+			continue;
+		snprintf(title, sizeof(title), "%s / timerring", sys_name[k]);
+		printf("%-24s", title);
+		for (c = 0; c < NSUM; c++) {
+			double a = sum_val[k][c], b = sum_val[SYS_TR][c];
+
+			if (a > 0 && b > 0)
+				printf("%11.1fx", a / b);
+			else
+				printf("%12s", "-");
+		}
+		printf("\n");
+	}
+	printf("The CPU is emulated (QEMU TCG): the absolute figures mean little, only the ratios count.\n");
+}
+
 static void rec_begin(int sys, const char *wl, unsigned int batch)
 {
+	rec_sys = sys;
+	rec_wl = wl;
+	rec_batch = batch;
 	fprintf(js, "%s\n    {", js_nrec++ ? "," : "");
 	js_nfield = 0;
 	fprintf(js, "\"system\": \"%s\", \"workload\": \"%s\", \"batch\": %u",
@@ -387,6 +472,7 @@ static void rec_begin(int sys, const char *wl, unsigned int batch)
 
 static void rec_num(const char *k, double v)
 {
+	sum_note(k, v);
 	fprintf(js, ", \"%s\": %.10g", k, v);
 	fprintf(stderr, " %s=%.4g", k, v);
 }
@@ -1688,7 +1774,10 @@ static void usage(void)
 "  --systems LIST    timerring,io_uring,timerfd (all)\n"
 "  --workloads LIST  ops,herd,spread,conn (all; memory comes with herd)\n"
 "  --label TEXT      free text stored in the JSON (e.g. the machine)\n"
-"  --json FILE       write the JSON there (default: stdout, marked)\n");
+"  --json FILE       write the JSON there (default: stdout, marked)\n"
+"  --summary         print a side-by-side table of the systems at the end\n"
+"  --quick           do not wait for free memory to settle between phases\n"
+"                    (bytes per timer from slab and module counts only)\n");
 	exit(2);
 }
 
@@ -1759,7 +1848,9 @@ int main(int argc, char **argv)
 		{ "conn-rate", 1, 0, 'r' }, { "cq-entries", 1, 0, 'q' },
 		{ "systems", 1, 0, 'y' }, { "workloads", 1, 0, 'w' },
 		{ "label", 1, 0, 'l' }, { "json", 1, 0, 'j' },
-		{ "seed", 1, 0, 'e' }, { "help", 0, 0, 'h' }, { 0 }
+		{ "seed", 1, 0, 'e' }, { "summary", 0, 0, 'M' },
+		{ "quick", 0, 0, 'Q' },
+		{ "help", 0, 0, 'h' }, { 0 }
 	};
 	bool avail[NSYS] = { true, true, true };
 	const char *why[NSYS] = { "", "", "" };
@@ -1790,6 +1881,8 @@ int main(int argc, char **argv)
 		case 'l': cfg.label = optarg; break;
 		case 'j': cfg.json = optarg; break;
 		case 'e': cfg.seed = strtoul(optarg, NULL, 0); break;
+		case 'M': cfg.summary = true; break;
+		case 'Q': cfg.quick = true; break;
 		default: usage();
 		}
 	}
@@ -1925,6 +2018,8 @@ int main(int argc, char **argv)
 		fclose(out);
 	else
 		printf("##### BENCH-JSON-END\n");
+	if (cfg.summary)
+		sum_print(avail);
 	log_msg("done");
 	return 0;
 }
