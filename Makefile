@@ -13,6 +13,8 @@
 #   make install      build for the running kernel and install, with the
 #                     udev rule and group of /dev/timerring (real hosts)
 #   make dkms-install install as a DKMS package, the same (real hosts)
+#   make deb          Debian packages (debian/) into out/deb: timerring-dkms,
+#                     libtimerring1, libtimerring-dev, timerring-tools
 # See doc/TESTBENCH.md.
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -37,7 +39,7 @@ kdir = $${KDIR:-$$($(VM)/test-kernel.sh)}
 all: modules
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^# See doc/p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(VM)/deps.sh
@@ -120,13 +122,25 @@ DKMS_FILES := dkms.conf Kbuild module uapi VERSION tools/dkms/post-install.sh \
 # Real hosts only: build against the running kernel and install. The
 # access rule (tools/dkms/post-install.sh): the udev rule to
 # $(DESTDIR)/usr/lib/udev/rules.d; without DESTDIR also the system group
-# timerring and a udev reload.
+# timerring and a udev reload. Then the man pages (install-man).
 install:
 	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) modules
 	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 	install -D -m 644 uapi/linux/timerring.h $(DESTDIR)/usr/include/linux/timerring.h
 	DESTDIR="$(DESTDIR)" tools/dkms/post-install.sh
+	$(MAKE) --no-print-directory install-man
+
+# The man pages: timerring(4) and libtimerring(3) (doc/man/, .so links
+# included) and timerringctl(8). `make -C tools install` installs
+# timerringctl.8 too, next to the binary under its PREFIX.
+MAN_DIR ?= /usr/share/man
+.PHONY: install-man
+install-man:
+	install -d $(DESTDIR)$(MAN_DIR)/man3 $(DESTDIR)$(MAN_DIR)/man4 $(DESTDIR)$(MAN_DIR)/man8
+	install -m 644 doc/man/*.3 $(DESTDIR)$(MAN_DIR)/man3/
+	install -m 644 doc/man/*.4 $(DESTDIR)$(MAN_DIR)/man4/
+	install -m 644 tools/timerringctl/timerringctl.8 $(DESTDIR)$(MAN_DIR)/man8/
 
 # dkms install runs the package's POST_INSTALL: the same access rule.
 dkms-install:
@@ -143,6 +157,27 @@ dkms-install:
 dkms-uninstall:
 	dkms remove -m timerring -v $(VERSION) --all
 	rm -rf /usr/src/timerring-$(VERSION)
+
+# Debian packages (debian/, see debian/README.source), built by
+# dpkg-buildpackage in a copy of the tree (without out/ and what
+# .gitignore ignores) in $(DEB_OUT)/timerring-$(VERSION)/, so that the
+# source package, the .debs and the .changes land in $(DEB_OUT) and not
+# in the parent of the tree. No -dbgsym packages unless DEB_BUILD_OPTIONS
+# says otherwise, so that `apt install ./out/deb/*.deb` takes the four.
+DEB_OUT ?= $(OUT)/deb
+DEB_BUILD_OPTIONS ?= noautodbgsym
+.PHONY: deb
+deb: deps
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at $$v, VERSION at $(VERSION): dch -v $(VERSION)" >&2; \
+		exit 1; }
+	rm -rf $(DEB_OUT)
+	mkdir -p $(DEB_OUT)/timerring-$(VERSION)
+	rsync -a --exclude=/.git --exclude=/out --exclude=/$(OUT) --filter=':- .gitignore' \
+		./ $(DEB_OUT)/timerring-$(VERSION)/
+	cd $(DEB_OUT)/timerring-$(VERSION) && \
+		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc
+	@ls -1 $(DEB_OUT)/*.deb
 
 # bench, bench-vm, bench-check: tools/bench/bench.mk
 include tools/bench/bench.mk

@@ -3,8 +3,10 @@
 #
 # Host checks of the timerring tools that need no module (`make -C tools
 # check`, after the build): timerringctl's help and error messages, the
-# examples skipping without the device, the man page, and checkpatch on
-# the tools' C sources when a kernel tree is given. Prints TAP, then
+# examples skipping without the device, the man pages (timerringctl.8 and
+# doc/man: formatting, .so links, a page for every library function, every
+# ioctl, errno and constant of the uapi header in timerring.4), and
+# checkpatch on the tools' C sources when a kernel tree is given. Prints TAP, then
 # "N passed, N failed" as the last line; exits non-zero on a failure.
 #
 # usage: check-tools.sh [-k KDIR]	(checkpatch: KDIR/../src/scripts)
@@ -150,6 +152,124 @@ if command -v groff >/dev/null; then
 else
 	result 77 "timerringctl.8 formats without warnings (no groff)"
 fi
+
+# The man pages of doc/man: timerring(4), libtimerring(3) and a page or a
+# .so link for every function of the library.
+man=$here/../doc/man
+uapi=$here/../uapi/linux/timerring.h
+pages=$(find "$man" -maxdepth 1 -type f -name '*.[1-9]' | LC_ALL=C sort)
+links=
+for f in $pages; do
+	if grep -q '^\.so ' "$f"; then links="$links $f"; continue; fi
+	b=$(basename "$f")
+	name=${b%.*} sec=${b##*.}
+	if ! command -v groff >/dev/null; then
+		result 77 "$b formats without warnings (no groff)"
+		continue
+	fi
+	groff -man -ww -z "$f" >"$tmp/groff" 2>&1
+	rc=$?
+	# .TH names the page as its file does: NAME (upper case) SECTION.
+	if ! grep -Eq "^\.TH \"?${name^^}\"? $sec " "$f"; then
+		echo "# $b: .TH does not say ${name^^} $sec" >>"$tmp/groff"
+	fi
+	grep -q '^\.SH NAME' "$f" || echo "# $b: no NAME section" >>"$tmp/groff"
+	[ -s "$tmp/groff" ] && { sed 's/^/# /' "$tmp/groff"; rc=1; }
+	result $rc "$b formats without warnings"
+done
+
+# A link is one line, ".so manN/TARGET.N", TARGET is a page here, and the
+# NAME section of TARGET names the link (so that whatis finds it).
+rc=0
+mkdir -p "$tmp/manroot"
+for s in 3 4 8; do ln -s "$man" "$tmp/manroot/man$s"; done
+for f in $links; do
+	b=$(basename "$f")
+	tgt=$(sed -n 's|^\.so man[1-9]/\(.*\)$|\1|p' "$f")
+	if [ "$(wc -l <"$f")" != 1 ] || [ -z "$tgt" ] || [ ! -f "$man/$tgt" ]; then
+		echo "# $b: not a single '.so manN/PAGE' line to a page in doc/man"
+		rc=1
+		continue
+	fi
+	if ! sed -n '/^\.SH NAME/,/^\.SH/p' "$man/$tgt" | grep -qw -- "${b%.*}"; then
+		echo "# $b: the NAME section of $tgt does not name ${b%.*}"
+		rc=1
+	fi
+	command -v groff >/dev/null || continue
+	(cd "$tmp/manroot" && groff -man -ww -z "man${b##*.}/$b") >"$tmp/groff" 2>&1
+	if [ $? != 0 ] || [ -s "$tmp/groff" ]; then
+		sed 's/^/# /' "$tmp/groff"
+		rc=1
+	fi
+done
+result $rc "the $(echo $links | wc -w) .so links of doc/man resolve and are named by their pages"
+
+# The public API of the library's headers: every function (and function-
+# like macro) has a page named after it, every other macro is in a
+# section 3 page.
+api() {	# HEADER: "f NAME" for each function, "m NAME" for each other macro
+	python3 - "$1" <<'EOF_API'
+import re, sys
+src = open(sys.argv[1]).read()
+src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
+src = re.sub(r'//[^\n]*', '', src)
+seen = set()
+for line in src.splitlines():
+    m = re.match(r'\s*#\s*define\s+(\w+)(\()?', line)
+    if m:
+        kind, name = ('f' if m.group(2) else 'm'), m.group(1)
+    elif line[:1].isspace() or line.startswith('#'):
+        continue
+    else:
+        m = re.search(r'\b(timerring_\w+)\s*\(', line)
+        if not m:
+            continue
+        kind, name = 'f', m.group(1)
+    if not name.startswith('_') and name not in seen:
+        seen.add(name)
+        print(kind, name)
+EOF_API
+}
+for h in timerring.h timerring_liburing.h; do
+	rc=0 nf=0
+	while read -r kind name; do
+		if [ "$kind" = f ]; then
+			nf=$((nf + 1))
+			[ -f "$man/$name.3" ] && continue
+			echo "# $name() has no page $name.3"
+		else
+			grep -qw -- "$name" "$man"/*.3 && continue
+			echo "# macro $name is in no section 3 page"
+		fi
+		rc=1
+	done < <(api "$here/lib/$h")
+	[ "$nf" -gt 0 ] || { echo "# no function found in $h"; rc=1; }
+	result $rc "every function and macro of $h is documented in doc/man"
+done
+
+# timerring(4) names every ioctl, every errno and every other TIMERRING_*
+# constant that the uapi header names.
+errnos=$(sed -n 's/^#define[[:space:]]\{1,\}\(E[A-Z0-9]\{1,\}\)[[:space:]].*/\1/p' \
+	/usr/include/asm-generic/errno-base.h /usr/include/asm-generic/errno.h 2>/dev/null)
+[ -n "$errnos" ] || errnos="EPERM ENOENT EINTR EBADF ENOMEM EACCES EFAULT EBUSY EEXIST
+	ENODEV EINVAL ENOSPC ERANGE ENOTTY E2BIG ETIME EAGAIN EOPNOTSUPP"
+words=$(grep -oE '\b[A-Z][A-Z0-9_]*[A-Z0-9]\b' "$uapi" | LC_ALL=C sort -u)
+for what in ioctl errno constant; do
+	rc=0 cnt=0
+	for w in $words; do
+		case $what in
+		ioctl) [[ $w == TIMERRING_IOC_* ]] || continue ;;
+		errno) grep -qx -- "$w" <<<"$errnos" || continue ;;
+		constant) [[ $w == TIMERRING_* && $w != TIMERRING_IOC_* ]] || continue ;;
+		esac
+		cnt=$((cnt + 1))
+		grep -qw -- "$w" "$man/timerring.4" && continue
+		echo "# $w is not in timerring.4"
+		rc=1
+	done
+	[ "$cnt" -gt 0 ] || { echo "# no $what name found in the uapi header"; rc=1; }
+	result $rc "timerring.4 names every $what of the uapi header ($cnt)"
+done
 
 cp=${kdir:+$kdir/../src/scripts/checkpatch.pl}
 if [ -n "$cp" ] && [ -x "$cp" ]; then

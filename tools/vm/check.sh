@@ -130,6 +130,12 @@ leg_tools() {
 	make -C tools KDIR="$(kdir)" check
 }
 
+# The Debian packages (tools/vm/deb-check.sh): make deb into $out/deb,
+# lintian, their contents, timerring-dkms's maintainer scripts in a
+# throwaway root, hello.c against the library as the packages install it,
+# and a DKMS build of the packaged sources against the 6.12 headers.
+leg_deb() { "$here/deb-check.sh" "$out"; }
+
 # vm_leg NAME KERNEL_IMAGE MODULE_DIR [KUNIT]
 vm_leg() {
 	local name=$1 image=$2 mdir=$3 kunit=${4:-} dir=$cdir/vm-$1 mods=()
@@ -157,11 +163,11 @@ fi
 
 # ---------------------------------------------------------------------------
 all_legs=(deps-test deps kernel stock-kernels checkpatch sparse build-test
-	build-deb6.1 build-deb6.12 dkms selftests harness tools vm-test vm-deb6.1
-	vm-deb6.12)
+	build-deb6.1 build-deb6.12 dkms selftests harness tools deb vm-test
+	vm-deb6.1 vm-deb6.12)
 declare -A group=(
 	[static]="deps-test checkpatch sparse harness"
-	[build]="build-test build-deb6.1 build-deb6.12 dkms"
+	[build]="build-test build-deb6.1 build-deb6.12 dkms deb"
 	[vm]="build-test build-deb6.1 build-deb6.12 selftests tools vm-test vm-deb6.1 vm-deb6.12"
 )
 want=" "

@@ -8,6 +8,8 @@ set -euo pipefail
 
 # The 6.1 stock headers come through the linux-headers-amd64 metapackage,
 # the 6.12 ones through linux-headers-6.12-amd64 (bookworm's 6.12 kernel).
+# `make deb` builds with debhelper and dh-dkms (bookworm has dh_dkms in a
+# package of its own, not in dkms); the deb leg runs lintian and pkgconf.
 pkgs=(
 	qemu-system-x86 busybox-static cpio linux-source-6.12
 	build-essential bc bison flex libelf-dev libssl-dev dwarves
@@ -15,6 +17,7 @@ pkgs=(
 	linux-headers-amd64 linux-headers-6.12-amd64
 	gnuplot-nox clang llvm libclang-rt-14-dev
 	kmod python3 rsync xz-utils groff-base
+	debhelper dh-dkms lintian pkgconf
 )
 
 # dpkg-query -W exits 1 when any name is not installed (or not known at

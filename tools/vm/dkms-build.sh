@@ -7,17 +7,29 @@
 # it again. Nothing is installed, and the package's POST_INSTALL (the
 # udev rule and group) is not run.
 #
-# usage: dkms-build.sh KVER WORKDIR
+# usage: dkms-build.sh KVER WORKDIR [SRCDIR]
+#
+# The package is a copy of this tree's files of `make dkms-install`, or,
+# with SRCDIR, that source tree as it is (dkms.conf at its top): e.g.
+# usr/src/timerring-<version> unpacked from the timerring-dkms .deb.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-kver=${1:?usage: dkms-build.sh KVER WORKDIR}
-work=${2:?usage: dkms-build.sh KVER WORKDIR}
+kver=${1:?usage: dkms-build.sh KVER WORKDIR [SRCDIR]}
+work=${2:?usage: dkms-build.sh KVER WORKDIR [SRCDIR]}
+srcdir=${3:-}
+if [ -n "$srcdir" ]; then
+	[ -f "$srcdir/dkms.conf" ] || { echo "dkms-build: no $srcdir/dkms.conf" >&2; exit 1; }
+	srcdir=$(cd "$srcdir" && pwd)
+	pkg=$srcdir
+else
+	pkg=$repo
+fi
 
-ver=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/dkms.conf")
-if [ -f "$repo/VERSION" ] && [ "$(cat "$repo/VERSION")" != "$ver" ]; then
-	echo "dkms-build: dkms.conf says $ver, VERSION says $(cat "$repo/VERSION")" >&2
+ver=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$pkg/dkms.conf")
+if [ -f "$pkg/VERSION" ] && [ "$(cat "$pkg/VERSION")" != "$ver" ]; then
+	echo "dkms-build: dkms.conf says $ver, VERSION says $(cat "$pkg/VERSION")" >&2
 	exit 1
 fi
 
@@ -30,9 +42,13 @@ work=$(cd "$work" && pwd)
 src=(dkms.conf Kbuild module uapi tools/dkms/post-install.sh
 	tools/udev/60-timerring.rules)
 [ -f "$repo/VERSION" ] && src+=(VERSION)
-(cd "$repo" && rsync -aR --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-	--exclude='*.mod*' "${src[@]}" "$work/src/timerring-$ver/")
-post=$(sed -n 's/^POST_INSTALL="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/dkms.conf")
+if [ -n "$srcdir" ]; then
+	rsync -a "$srcdir/" "$work/src/timerring-$ver/"
+else
+	(cd "$repo" && rsync -aR --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='*.mod*' "${src[@]}" "$work/src/timerring-$ver/")
+fi
+post=$(sed -n 's/^POST_INSTALL="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$pkg/dkms.conf")
 if [ -n "$post" ] && [ ! -x "$work/src/timerring-$ver/$post" ]; then
 	echo "dkms-build: POST_INSTALL $post is not an executable file of the package" >&2
 	exit 1
