@@ -44,11 +44,7 @@ void tr_recip_init(struct tr_recip *r, u64 d);
 
 static __always_inline u64 tr_mulhi64(u64 a, u64 b)
 {
-#ifdef __KERNEL__
 	return mul_u64_u64_shr(a, b, 64);	/* one mul on 64-bit */
-#else
-	return (u64)(((__uint128_t)a * b) >> 64);
-#endif
 }
 
 static __always_inline u64 tr_recip_div(const struct tr_recip *r, u64 x)
@@ -73,9 +69,10 @@ static __always_inline u64 tr_recip_ceil(const struct tr_recip *r, u64 x)
  * that a caller can cut a chunk into FPU sections.
  *
  * prep:     ops[i0, i1) -> out->{verdict,tick,ival}[i0, i1] (see batch.c).
- * place:    wheel list of each expiry tick for wheel time @elapsed, as
- *           tr_place() picks it: TR_L_PENDING if due, TR_L_FAR beyond the
- *           wheel, else level * 64 + slot.
+ * place:    queue of each expiry tick for wheel time @elapsed, exactly
+ *           tr_where_of(): TR_L_PENDING if due, TR_L_FAR beyond the
+ *           wheel, else level * TR_LVL_SLOTS + slot; for any @elapsed
+ *           below 2^62 (ticks of a u64 ns clock are below 2^54).
  * scan_due: indices i in [0, n) with exp[i] <= now, in order, into idx[];
  *           returns how many (the due ones of a slot being cascaded).
  * cqe_fill: CQE i of n = { ud[i], id[i], flags[i] } at ring position
@@ -158,18 +155,25 @@ static __always_inline u64 tr_expiry_ns(const struct tr_prep *p,
 	return t < p->now_ns ? U64_MAX : t;
 }
 
-static __always_inline u16 tr_where_of(u64 elapsed, u64 exp)
-{
-	u64 x = exp ^ elapsed;
-	unsigned int lvl;
+/*
+ * pass.c: applying a chunk of prepared ops (tr_apply()). kinds counts the
+ * ops applied by opcode, failed those that failed.
+ */
+struct tr_apply {
+	const struct timerring_op *ops;
+	const struct tr_prep_out *out;
+	const struct tr_prep *prep;
+	s32 *res;
+	u32 n;
+	u32 failed;
+	u32 kinds[TIMERRING_OP_LAST];
+	bool stop_on_error;
+	bool stop;
+};
 
-	if (exp <= elapsed)
-		return TR_L_PENDING;
-	if (x >> TR_WHEEL_BITS)
-		return TR_L_FAR;
-	lvl = (fls64(x) - 1) / TR_LVL_BITS;
-	return lvl * TR_LVL_SLOTS +
-	       ((exp >> (lvl * TR_LVL_BITS)) & TR_LVL_MASK);
-}
+void tr_pass_begin(struct tr_core *c, u64 now_ns);
+bool tr_pass_expire(struct tr_core *c, u32 *budget);
+u32 tr_pass_end(struct tr_core *c);
+u32 tr_apply(struct tr_core *c, struct tr_apply *a, u32 i);
 
 #endif /* _TIMERRING_BATCH_H */

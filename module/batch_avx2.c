@@ -187,10 +187,23 @@ static void tr_prep_avx2(const struct tr_prep *p, const struct tr_recip *r,
 	tr_prep_scalar_range(p, r, ops, i, i1, out);
 }
 
-/* tr_place_avx2() has the 5 level boundaries written out */
-#if TR_LEVELS != 6 || TR_LVL_BITS != 8
+/* tr_place_avx2() has the wheel's 6 levels written out */
+#if TR_LEVELS != 6
 #error "tr_place_avx2() needs updating for the wheel's shape"
 #endif
+
+/*
+ * tr_where_of() as compares: E is on level L or above iff E >= t(L - 1),
+ * where t(L) = ((W >> 8(L+1)) + 2) << 8(L+1), the start of the rotation
+ * after next of level L + 1; so the level is how many of t(0)..t(4) E
+ * reaches, and E beyond t(5) is far.
+ */
+static __always_inline __m256i tr_level_end(u64 elapsed, unsigned int lvl)
+{
+	unsigned int s = (lvl + 1) * TR_LVL_BITS;
+
+	return _mm256_set1_epi64x((((elapsed >> s) + 2) << s) - 1);
+}
 
 static void tr_place_avx2(u64 elapsed, const u64 *exp, u32 n, u16 *where)
 {
@@ -199,36 +212,28 @@ static void tr_place_avx2(u64 elapsed, const u64 *exp, u32 n, u16 *where)
 	const __m256i lfar = _mm256_set1_epi64x(TR_L_FAR);
 	const __m256i lpend = _mm256_set1_epi64x(TR_L_PENDING);
 	const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-	const __m256i t1 = _mm256_set1_epi64x((1LL << 8) - 1);
-	const __m256i t2 = _mm256_set1_epi64x((1LL << 16) - 1);
-	const __m256i t3 = _mm256_set1_epi64x((1LL << 24) - 1);
-	const __m256i t4 = _mm256_set1_epi64x((1LL << 32) - 1);
-	const __m256i t5 = _mm256_set1_epi64x((1LL << 40) - 1);
+	const __m256i t0 = tr_level_end(elapsed, 0);
+	const __m256i t1 = tr_level_end(elapsed, 1);
+	const __m256i t2 = tr_level_end(elapsed, 2);
+	const __m256i t3 = tr_level_end(elapsed, 3);
+	const __m256i t4 = tr_level_end(elapsed, 4);
+	const __m256i t5 = tr_level_end(elapsed, 5);
 	u32 i;
 
 	for (i = 0; i + 4 <= n; i += 4) {
 		__m256i e = _mm256_loadu_si256((const __m256i *)&exp[i]);
-		__m256i x = _mm256_xor_si256(e, el);
-		__m256i lvl, sh, w, t, u;
+		__m256i lvl, sh, w, a, b;
 		__m128i w16;
 
-		/*
-		 * level: how many of 2^8, 2^16, ... 2^40 x reaches, as a sum
-		 * of compare masks (each -1 where reached); signed compares
-		 * are right, as a level's x < 2^48
-		 */
-		t = _mm256_add_epi64(_mm256_cmpgt_epi64(x, t1),
-				     _mm256_cmpgt_epi64(x, t2));
-		u = _mm256_add_epi64(_mm256_cmpgt_epi64(x, t3),
-				     _mm256_cmpgt_epi64(x, t4));
-		t = _mm256_add_epi64(t, u);
-		t = _mm256_add_epi64(t, _mm256_cmpgt_epi64(x, t5));
-		lvl = _mm256_sub_epi64(_mm256_setzero_si256(), t);
+		/* -level as a sum of compare masks (each -1 where reached) */
+		a = _mm256_add_epi64(tr_ucmpgt(e, t0), tr_ucmpgt(e, t1));
+		b = _mm256_add_epi64(tr_ucmpgt(e, t2), tr_ucmpgt(e, t3));
+		a = _mm256_add_epi64(_mm256_add_epi64(a, b), tr_ucmpgt(e, t4));
+		lvl = _mm256_sub_epi64(_mm256_setzero_si256(), a);
 		sh = _mm256_slli_epi64(lvl, 3);
-		t = _mm256_and_si256(_mm256_srlv_epi64(e, sh), mask);
-		w = _mm256_or_si256(_mm256_slli_epi64(lvl, TR_LVL_BITS), t);
-		t = tr_ne0(_mm256_srli_epi64(x, TR_WHEEL_BITS));
-		w = tr_blend(w, lfar, t);
+		a = _mm256_and_si256(_mm256_srlv_epi64(e, sh), mask);
+		w = _mm256_or_si256(_mm256_slli_epi64(lvl, TR_LVL_BITS + 1), a);
+		w = tr_blend(w, lfar, tr_ucmpgt(e, t5));
 		w = tr_blend(lpend, w, tr_ucmpgt(e, el));
 		w = _mm256_permutevar8x32_epi32(w, pick);
 		w16 = _mm_packus_epi32(_mm256_castsi256_si128(w),

@@ -151,33 +151,48 @@ static void tr_prep_avx512(const struct tr_prep *p, const struct tr_recip *r,
 	tr_prep_scalar_range(p, r, ops, i, i1, out);
 }
 
-#if TR_LVL_BITS != 8
-#error "tr_place_avx512() needs updating for the wheel's shape"
-#endif
+static __always_inline __m512i tr_level_end(u64 elapsed, unsigned int lvl)
+{
+	unsigned int s = (lvl + 1) * TR_LVL_BITS;
 
+	return _mm512_set1_epi64((((elapsed >> s) + 2) << s) - 1);
+}
+
+/* tr_where_of() as compares, as tr_place_avx2() does it */
 static void tr_place_avx512(u64 elapsed, const u64 *exp, u32 n, u16 *where)
 {
 	const __m512i el = _mm512_set1_epi64(elapsed);
-	const __m512i c63 = _mm512_set1_epi64(63);
+	const __m512i one = _mm512_set1_epi64(1);
 	const __m512i mask = _mm512_set1_epi64(TR_LVL_MASK);
-	const __m512i farbits = _mm512_set1_epi64(-(1LL << TR_WHEEL_BITS));
 	const __m512i lfar = _mm512_set1_epi64(TR_L_FAR);
 	const __m512i lpend = _mm512_set1_epi64(TR_L_PENDING);
+	const __m512i t0 = tr_level_end(elapsed, 0);
+	const __m512i t1 = tr_level_end(elapsed, 1);
+	const __m512i t2 = tr_level_end(elapsed, 2);
+	const __m512i t3 = tr_level_end(elapsed, 3);
+	const __m512i t4 = tr_level_end(elapsed, 4);
+	const __m512i t5 = tr_level_end(elapsed, 5);
 	u32 i;
 
 	for (i = 0; i + 8 <= n; i += 8) {
 		__m512i e = _mm512_loadu_si512(&exp[i]);
-		__m512i x = _mm512_xor_si512(e, el);
-		__m512i b, lvl, sh, w, t;
+		__m512i lvl = _mm512_setzero_si512(), sh, w;
 		__mmask8 m;
 
-		/* highest set bit b of x: level b / 8, shift 8 * level */
-		b = _mm512_sub_epi64(c63, _mm512_lzcnt_epi64(x));
-		lvl = _mm512_srli_epi64(b, 3);
+		lvl = _mm512_mask_add_epi64(lvl, _mm512_cmpgt_epu64_mask(e, t0),
+					    lvl, one);
+		lvl = _mm512_mask_add_epi64(lvl, _mm512_cmpgt_epu64_mask(e, t1),
+					    lvl, one);
+		lvl = _mm512_mask_add_epi64(lvl, _mm512_cmpgt_epu64_mask(e, t2),
+					    lvl, one);
+		lvl = _mm512_mask_add_epi64(lvl, _mm512_cmpgt_epu64_mask(e, t3),
+					    lvl, one);
+		lvl = _mm512_mask_add_epi64(lvl, _mm512_cmpgt_epu64_mask(e, t4),
+					    lvl, one);
 		sh = _mm512_slli_epi64(lvl, 3);
-		t = _mm512_and_si512(_mm512_srlv_epi64(e, sh), mask);
-		w = _mm512_or_si512(_mm512_slli_epi64(lvl, TR_LVL_BITS), t);
-		m = _mm512_test_epi64_mask(x, farbits);
+		w = _mm512_and_si512(_mm512_srlv_epi64(e, sh), mask);
+		w = _mm512_or_si512(_mm512_slli_epi64(lvl, TR_LVL_BITS + 1), w);
+		m = _mm512_cmpgt_epu64_mask(e, t5);
 		w = _mm512_mask_mov_epi64(w, m, lfar);
 		m = _mm512_cmple_epu64_mask(e, el);
 		w = _mm512_mask_mov_epi64(w, m, lpend);

@@ -14,63 +14,73 @@
 #include "tr_env.h"
 #include <linux/timerring.h>
 
-/* Id table: 128 entries of 32 bytes, one 4 KiB chunk. */
+/* Id table: 128 entries of 24 bytes, one 3 KiB chunk. */
 #define TR_CHUNK_SHIFT		7
 #define TR_CHUNK_IDS		BIT(TR_CHUNK_SHIFT)
 #define TR_CHUNK_MASK		(TR_CHUNK_IDS - 1)
 #define TR_NIL			U32_MAX
 
-/* Wheel: 6 levels of 256 slots, 48 bits of ticks. */
+/*
+ * Wheel: 6 levels with 256-fold granularity steps (48 bits of ticks), each
+ * level 512 slots: the current rotation of the level and the next one
+ * (wheel.c).
+ */
 #define TR_LVL_BITS		8
-#define TR_LVL_SLOTS		BIT(TR_LVL_BITS)
+#define TR_LVL_SLOTS		BIT(TR_LVL_BITS + 1)
 #define TR_LVL_MASK		(TR_LVL_SLOTS - 1)
 #define TR_LEVELS		6
 #define TR_OCC_WORDS		(TR_LVL_SLOTS / 64)	/* per level */
 #define TR_WHEEL_BITS		(TR_LEVELS * TR_LVL_BITS)
 #define TR_NR_BUCKETS		(TR_LEVELS * TR_LVL_SLOTS)
 
-/*
- * Each wheel slot (bucket) is TR_LANES lists, walked side by side by a
- * drain (wheel.c). An id always uses the same lane, tr_lane_of(): ids go
- * to lanes in runs of 8 (256 bytes of entries), so that ids armed in
- * order are neighbours on their list as well as in memory.
- */
-#define TR_LANE_BITS		3
-#define TR_LANES		BIT(TR_LANE_BITS)
-#define TR_LANE_MASK		(TR_LANES - 1)
-#define TR_LANE_RUN_SHIFT	3
-
-static inline unsigned int tr_lane_of(u32 id)
-{
-	return (id >> TR_LANE_RUN_SHIFT) & TR_LANE_MASK;
-}
-
-/* Where an entry is (tr_entry.where): a bucket or one of these lists. */
+/* Where an entry is (tr_entry.where): a bucket or one of these queues. */
 #define TR_L_PENDING		(TR_NR_BUCKETS + 0)	/* fired, not posted */
 #define TR_L_FAR		(TR_NR_BUCKETS + 1)	/* beyond the wheel */
-#define TR_NR_SINGLE		2
+#define TR_NR_QUEUES		(TR_NR_BUCKETS + 2)
 #define TR_L_NONE		0xffffU			/* idle (not armed) */
 
-/* Entries handled per drain step (wheel.c), and per CQE batch. */
+/* Refs handled per drain step (wheel.c), and per CQE batch. */
 #define TR_DRAIN_BATCH		64
 
-/* tr_entry.flags */
+/* Flags of tr_arm() and tr_modify() */
 #define TR_EF_SLACK		0x01
-#define TR_EF_PERIODIC		0x02
+/* tr_entry.posf: the ref position, and whether the timer is periodic */
+#define TR_POS_MASK		0x7fffffffU
+#define TR_POSF_PERIODIC	0x80000000U
 
 /*
- * One timer id: 32 bytes, whether armed or not. Ids are the links, so an
- * entry needs no pointer; ids index the table directly.
+ * One timer id: 24 bytes, whether armed or not. An armed entry is named by
+ * one ref (its id) in the queue of its wheel slot; posf says where that ref
+ * is, so that the queue's other refs to the id are known to be stale.
  */
 struct tr_entry {
 	u64 expires;		/* tick at which it is due */
 	u64 user_data;
-	u32 next;		/* next id on the same list, or TR_NIL */
-	u32 prev;		/* previous id on the same list, or TR_NIL */
-	u32 gen;		/* bumped by every successful ARM/MODIFY */
+	u32 posf;		/* position of its ref | TR_POSF_PERIODIC */
+	u16 gen;		/* bumped by every successful ARM/MODIFY */
 	u16 where;		/* TR_L_* or a bucket, TR_L_NONE if idle */
-	u8 flags;		/* TR_EF_* */
-	u8 resv;
+};
+
+/*
+ * Queues of refs (wheel.c): 64-byte blocks of 15 ids and the index of the
+ * next block, from a pool of 4 KiB pages of 64 blocks. A position is
+ * block * 16 + index in the block.
+ */
+#define TR_BLK_REFS		15
+#define TR_BLK_PAGE_SHIFT	6
+#define TR_BLK_PAGE_BLOCKS	BIT(TR_BLK_PAGE_SHIFT)
+#define TR_BLK_MAX		BIT(27)	/* positions fit TR_POS_MASK */
+
+struct tr_blk {
+	u32 ref[TR_BLK_REFS];
+	u32 next;
+};
+
+struct tr_queue {
+	u32 head;		/* position of the first ref */
+	u32 tail;		/* position after the last ref */
+	u32 nr;			/* refs, live or stale; 0: no block */
+	u32 live;		/* entries whose where is this queue */
 };
 
 /*
@@ -83,24 +93,16 @@ struct tr_period {
 	u64 due_ns;
 };
 
-struct tr_list {
-	u32 head;
-	u32 tail;
-};
-
-/* One wheel slot: its lanes, one cache line. */
-struct tr_bucket {
-	struct tr_list lane[TR_LANES];
-};
-
 /*
- * Scratch of one drain step, structure of arrays: the entries taken from
- * a slot (id, expiry), what the kernels say of them (where, idx: the due
- * ones) and the CQEs being formed (cid, ud, cflags).
+ * Scratch of one drain step, structure of arrays: the refs popped from a
+ * queue (rid), the live entries among them (id, expiry), what the kernels
+ * say of those (where, idx: the due ones) and the CQEs being formed (cid,
+ * ud, cflags).
  */
 struct tr_drain {
 	u64 exp[TR_DRAIN_BATCH];
 	u64 ud[TR_DRAIN_BATCH];
+	u32 rid[TR_DRAIN_BATCH];
 	u32 id[TR_DRAIN_BATCH];
 	u32 idx[TR_DRAIN_BATCH];
 	u32 cid[TR_DRAIN_BATCH];
@@ -127,7 +129,6 @@ struct tr_cq {
 	u32 mask;		/* private copies: never read back */
 	u32 entries;
 	u32 tail;
-	u32 cached_head;	/* head as read once per pass */
 	u32 space;		/* free slots as of that read */
 	u32 posted;		/* CQEs written since the last publish */
 };
@@ -145,14 +146,20 @@ struct tr_stats {
 
 struct tr_core {
 	/* wheel */
-	struct tr_bucket bucket[TR_NR_BUCKETS];
-	struct tr_list single[TR_NR_SINGLE];	/* TR_L_PENDING, TR_L_FAR */
-	u64 elapsed;			/* wheel time, in ticks */
+	struct tr_queue q[TR_NR_QUEUES];	/* buckets, pending, far */
 	u64 occupied[TR_NR_BUCKETS / 64];	/* a bit per non-empty slot */
-	u16 draining;			/* bucket or TR_L_FAR being drained */
-	u32 far_stop;			/* last far entry to re-place */
-	u32 pending_nr;			/* entries on TR_L_PENDING */
+	u64 elapsed;			/* wheel time, in ticks */
+	u16 draining;			/* queue being drained, or TR_L_NONE */
+	u32 far_left;			/* refs of the far queue to examine */
 	u32 armed;			/* entries not TR_L_NONE */
+
+	/* ref pool */
+	u32 refs;			/* refs in all queues */
+	u32 blk_free;			/* free list of blocks */
+	u32 blk_nr_free;
+	u32 blk_nr;			/* blocks installed */
+	u32 blk_pages_max;
+	struct tr_blk **blk_page;	/* [blk_pages_max], NULL until used */
 
 	/*
 	 * Batch kernels of the drain (set by the caller; scalar after
@@ -180,15 +187,6 @@ struct tr_core {
 	struct tr_stats st;
 };
 
-/* The list an entry with @where and @id is on (where != TR_L_NONE). */
-static inline struct tr_list *tr_list_of(struct tr_core *c, u16 where,
-					 u32 id)
-{
-	if (where < TR_NR_BUCKETS)
-		return &c->bucket[where].lane[tr_lane_of(id)];
-	return &c->single[where - TR_NR_BUCKETS];
-}
-
 static inline struct tr_entry *tr_entry_get(const struct tr_core *c, u32 id)
 {
 	struct tr_entry *ch = c->chunk[id >> TR_CHUNK_SHIFT];
@@ -202,18 +200,59 @@ static inline struct tr_entry *tr_entry(const struct tr_core *c, u32 id)
 	return &c->chunk[id >> TR_CHUNK_SHIFT][id & TR_CHUNK_MASK];
 }
 
+static inline u32 *tr_ref(const struct tr_core *c, u32 pos)
+{
+	u32 b = pos / 16;
+
+	return &c->blk_page[b >> TR_BLK_PAGE_SHIFT]
+			   [b & (TR_BLK_PAGE_BLOCKS - 1)].ref[pos % 16];
+}
+
+/* Expirations waiting on the overflow queue. */
+static inline u32 tr_pending_nr(const struct tr_core *c)
+{
+	return c->q[TR_L_PENDING].live;
+}
+
 static inline void tr_set_now(struct tr_core *c, u64 now_ns)
 {
 	c->now_ns = now_ns;
 	c->now_tick = div64_u64(now_ns, c->res_ns);
 }
 
+/*
+ * The queue of a timer due at tick @exp, at wheel time @elapsed: the
+ * lowest level L at which exp is in the current rotation of level L + 1 or
+ * the next, (exp >> 8(L+1)) - (elapsed >> 8(L+1)) <= 1, and there slot
+ * (exp >> 8L) % 512; TR_L_PENDING if due, TR_L_FAR beyond level 5.
+ */
+static __always_inline u16 tr_where_of(u64 elapsed, u64 exp)
+{
+	unsigned int lvl;
+
+	if (exp <= elapsed)
+		return TR_L_PENDING;
+	for (lvl = 0; lvl < TR_LEVELS; lvl++) {
+		unsigned int s = (lvl + 1) * TR_LVL_BITS;
+
+		if ((exp >> s) - (elapsed >> s) <= 1)
+			return lvl * TR_LVL_SLOTS +
+			       ((exp >> (lvl * TR_LVL_BITS)) & TR_LVL_MASK);
+	}
+	return TR_L_FAR;
+}
+
 /* table.c */
+u32 tr_pool_pages_max(u32 max_ids);
 void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
-		  struct tr_entry **chunk_dir, struct tr_period **ival_dir);
+		  struct tr_entry **chunk_dir, struct tr_period **ival_dir,
+		  struct tr_blk **blk_dir);
 void tr_table_install(struct tr_core *c, u32 chunk_idx, struct tr_entry *mem);
 void tr_table_install_ival(struct tr_core *c, u32 chunk_idx,
 			   struct tr_period *mem);
+u32 tr_pool_want(const struct tr_core *c, u32 more);
+void tr_pool_install(struct tr_core *c, void *page);
+bool tr_pool_room(const struct tr_core *c, u32 more);
 size_t tr_table_bytes(const struct tr_core *c);
 
 /*

@@ -81,7 +81,6 @@ void tr_cq_begin(struct tr_cq *cq)
 	u32 head = smp_load_acquire(cq->khead);
 	u32 used = cq->tail - head;
 
-	cq->cached_head = head;
 	cq->space = used > cq->entries ? 0 : cq->entries - used;
 	cq->posted = 0;
 }

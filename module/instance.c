@@ -200,21 +200,17 @@ bool tr_run(struct tr_instance *inst, u32 *budget)
 		spin_unlock_bh(&inst->lock);
 		return false;
 	}
-	tr_set_now(c, tr_clock_now(inst));
+	tr_pass_begin(c, tr_clock_now(inst));
 	tr_simd_set_drain(c);
-	was_overflow = c->pending_nr;
-	tr_cq_begin(&c->cq);
-	tr_flush(c, budget);
-	more = !tr_advance(c, c->now_tick, budget);
-	tr_flush(c, budget);
-	more |= c->pending_nr && tr_cq_has_space(&c->cq);
-	posted = tr_cq_end(&c->cq, c->pending_nr);
+	was_overflow = tr_pending_nr(c);
+	more = tr_pass_expire(c, budget);
+	posted = tr_pass_end(c);
 	if (posted) {
 		inst->published_tail = c->cq.tail;
 		inst->wakeups++;
 	}
-	if (was_overflow != !!c->pending_nr)
-		trace_timerring_overflow(inst->inst_id, c->pending_nr);
+	if (was_overflow != !!tr_pending_nr(c))
+		trace_timerring_overflow(inst->inst_id, tr_pending_nr(c));
 	if (!more)
 		tr_program(inst);
 	spin_unlock_bh(&inst->lock);
@@ -264,7 +260,7 @@ struct tr_instance *tr_instance_alloc(void)
 	struct tr_charge ch;
 	int ret;
 
-	/* ~100 KiB, most of it the wheel's slots: need not be contiguous */
+	/* ~55 KiB, most of it the wheel's queues: need not be contiguous */
 	ret = tr_charge_open(&ch, tr_alloc_bytes(sizeof(*inst)));
 	if (ret)
 		return ERR_PTR(ret);
@@ -296,8 +292,14 @@ static void tr_table_free(struct tr_instance *inst)
 		if (!(i % 64))
 			cond_resched();
 	}
+	for (i = 0; i < c->blk_nr >> TR_BLK_PAGE_SHIFT; i++) {
+		free_page((unsigned long)c->blk_page[i]);
+		if (!(i % 64))
+			cond_resched();
+	}
 	kvfree(c->chunk);
 	kvfree(c->ival);
+	kvfree(c->blk_page);
 }
 
 void tr_instance_free(struct tr_instance *inst)
@@ -371,6 +373,38 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic)
 	return 0;
 }
 
+/*
+ * Grow the ref pool so that @n ops can each add a ref (table.c). Returns 0,
+ * or what growing failed with: the ops that then find no room fail with it.
+ */
+int tr_ensure_pool(struct tr_instance *inst, u32 n)
+{
+	struct tr_core *c = &inst->core;
+	u32 want;
+	int ret = 0;
+
+	spin_lock_bh(&inst->lock);
+	want = tr_pool_want(c, n);
+	spin_unlock_bh(&inst->lock);
+	while (want--) {
+		struct page *pg;
+
+		ret = tr_charge(&inst->charge, PAGE_SIZE);
+		if (ret)
+			break;
+		pg = alloc_pages_node(inst->node, GFP_KERNEL_ACCOUNT, 0);
+		if (!pg) {
+			tr_uncharge(&inst->charge, PAGE_SIZE);
+			ret = -ENOMEM;
+			break;
+		}
+		spin_lock_bh(&inst->lock);
+		tr_pool_install(c, page_address(pg));
+		spin_unlock_bh(&inst->lock);
+	}
+	return ret;
+}
+
 static int tr_check_params(struct timerring_params *p)
 {
 	u32 cap_ids = min_t(u32, tr_max_timers, TIMERRING_MAX_TIMERS_MAX);
@@ -431,6 +465,8 @@ static size_t tr_setup_bytes(const struct timerring_params *p, size_t cq_bytes)
 	size_t pages = DIV_ROUND_UP(cq_bytes, PAGE_SIZE);
 
 	return 2 * tr_alloc_bytes(dir) +
+	       tr_alloc_bytes(tr_pool_pages_max(p->max_timers) *
+			      sizeof(void *)) +
 	       tr_alloc_bytes(sizeof(struct tr_batch_buf)) +
 	       tr_alloc_bytes(pages * sizeof(struct page *)) +
 	       pages * PAGE_SIZE;
@@ -447,6 +483,7 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 	struct tr_core *c = &inst->core;
 	struct tr_entry **chunk_dir = NULL;
 	struct tr_period **ival_dir = NULL;
+	struct tr_blk **blk_dir = NULL;
 	struct timerring_params p;
 	size_t cq_bytes, charged;
 	u32 nr_chunks;
@@ -479,9 +516,11 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 					  inst->node);
 	ival_dir = kvcalloc_node_account(nr_chunks, sizeof(*ival_dir),
 					 inst->node);
+	blk_dir = kvcalloc_node_account(tr_pool_pages_max(p.max_timers),
+					sizeof(*blk_dir), inst->node);
 	inst->buf = kvmalloc_node(sizeof(*inst->buf), GFP_KERNEL_ACCOUNT,
 				  inst->node);
-	if (!chunk_dir || !ival_dir || !inst->buf)
+	if (!chunk_dir || !ival_dir || !blk_dir || !inst->buf)
 		goto out_free;
 	ret = tr_ring_alloc(inst, cq_bytes);
 	if (ret)
@@ -499,7 +538,7 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 
 	tr_core_init(c, p.max_timers, p.resolution_ns,
 		     div64_u64(tr_clock_now(inst), p.resolution_ns),
-		     chunk_dir, ival_dir);
+		     chunk_dir, ival_dir, blk_dir);
 	tr_cq_init(&c->cq, inst->ring, p.cq_entries, &p.cq_off);
 	tr_hrtimer_setup(&inst->hrt, tr_hrtimer_fn, inst->clockid,
 			 HRTIMER_MODE_ABS_SOFT);
@@ -518,6 +557,7 @@ out_ring:
 out_free:
 	kvfree(chunk_dir);
 	kvfree(ival_dir);
+	kvfree(blk_dir);
 	kvfree(inst->buf);
 	inst->buf = NULL;
 	tr_uncharge(&inst->charge, charged);

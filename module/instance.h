@@ -95,6 +95,7 @@ bool tr_run(struct tr_instance *inst, u32 *budget);
 void tr_program(struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
 int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic);
+int tr_ensure_pool(struct tr_instance *inst, u32 n);
 
 static inline bool tr_ready(struct tr_instance *inst)
 {

@@ -105,7 +105,7 @@ static void tr_simd_detect(void)
  * it is not used (a CPU, hypervisor or emulator that gets a vector
  * instruction wrong must not corrupt timers). Deterministic inputs.
  */
-#include "tests/simd_gen.h"
+#include "simd_gen.h"
 
 struct tr_st_buf {
 	struct tr_prep_out want, got;

@@ -55,7 +55,7 @@ static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
 	s->cancelled_total = c->st.cancelled_total;
 	s->expired_total = c->st.expired_total;
 	s->overflowed_total = c->st.overflowed_total;
-	s->overflow_now = c->pending_nr;
+	s->overflow_now = tr_pending_nr(c);
 	s->batches = inst->batches;
 	s->ops_failed = c->st.ops_failed;
 	s->cascades = c->st.cascades;

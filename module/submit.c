@@ -12,7 +12,8 @@
  *   2. prepare it without the lock: validate every op and convert expiries
  *      and intervals to ticks (batch.c, or its SIMD kernels via simd.c),
  *      and clamp every id and opcode under speculation;
- *   3. back every id the chunk arms with a table chunk (may allocate);
+ *   3. back every id the chunk arms with a table chunk, and the ref pool
+ *      with pages for the chunk's ops (may allocate);
  *   4. under the instance lock: run the wheel up to now (a small budget),
  *      apply the ops in order, post what became due, reprogram the hrtimer;
  *   5. write the per-op results out.
@@ -84,113 +85,40 @@ static int tr_cancel_all_locked(struct tr_instance *inst)
 	return min_t(u32, n, S32_MAX);
 }
 
-/*
- * Prefetch for writing the lines an op will relink: the list neighbours
- * of its entry and the tail of the wheel list its new expiry goes to. The
- * entry itself was prefetched a few ops earlier, so reading its links is
- * cheap. Only hints: a line that changes in between costs nothing.
- */
-static inline void tr_prefetch_links(struct tr_core *c,
-				     const struct timerring_op *op, u64 tick)
-{
-	const struct tr_entry *e = tr_entry_get(c, op->id);
-	u16 where;
-	u32 t;
-
-	if (!e)
-		return;
-	if (e->where != TR_L_NONE) {
-		if (e->prev != TR_NIL)
-			prefetchw(tr_entry(c, e->prev));
-		if (e->next != TR_NIL)
-			prefetchw(tr_entry(c, e->next));
-	}
-	if (op->opcode == TIMERRING_OP_CANCEL)
-		return;
-	where = tr_where_of(c->elapsed, tick);
-	t = where < TR_NR_BUCKETS ? tr_list_of(c, where, op->id)->tail : TR_NIL;
-	if (t != TR_NIL)
-		prefetchw(tr_entry(c, t));
-}
-
-static inline u8 tr_entry_flags(u8 opf)
-{
-	return (opf & TIMERRING_OPF_SLACK) ? TR_EF_SLACK : 0;
-}
-
-/* The period of a periodic ARM/MODIFY, on the ns grid of its expiry. */
-static const struct tr_period *tr_period_op(const struct tr_prep *prep,
-					    const struct timerring_op *op,
-					    struct tr_period *per)
-{
-	if (!op->interval)
-		return NULL;
-	per->ival_ns = op->interval;
-	per->due_ns = tr_expiry_ns(prep, op);
-	return per;
-}
-
-/* Apply ops [0, n) of the chunk. Called and returns with the lock held. */
+/* Apply the chunk's ops, CANCEL_ALL included. Called and returns locked. */
 static void tr_apply_locked(struct tr_instance *inst, u32 n,
 			    const struct tr_prep *prep,
-			    struct tr_submit_state *st)
+			    struct tr_submit_state *st, int pool_err)
 {
 	struct tr_batch_buf *b = inst->buf;
 	struct tr_core *c = &inst->core;
-	struct tr_period per;
-	u32 i;
+	struct tr_apply a = {
+		.ops = b->ops,
+		.out = &b->out,
+		.prep = prep,
+		.res = b->res,
+		.n = n,
+		.stop_on_error = st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR,
+	};
+	u32 i = 0, k;
 
-	for (i = 0; i < n; i++) {
-		const struct timerring_op *op = &b->ops[i];
-		s32 v = b->out.verdict[i];
-
-		/*
-		 * Random ids miss the cache: fetch the entry of the op 16
-		 * ahead, and the lines the op 8 ahead will relink (its list
-		 * neighbours and the tail of the list it goes to), whose entry
-		 * has arrived by then. 48-63 ns/op instead of 110-240 at 1M
-		 * live timers natively (tools/bench/RESULTS.md).
-		 */
-		if (i + 16 < n && b->out.verdict[i + 16] == 0)
-			prefetchw(tr_entry_get(c, b->ops[i + 16].id));
-		if (i + 8 < n && b->out.verdict[i + 8] == 0)
-			tr_prefetch_links(c, &b->ops[i + 8], b->out.tick[i + 8]);
-		if (!v) {
-			switch (op->opcode) {
-			case TIMERRING_OP_ARM:
-				v = tr_arm(c, op->id, b->out.tick[i],
-					   op->user_data,
-					   tr_period_op(prep, op, &per),
-					   tr_entry_flags(op->flags));
-				break;
-			case TIMERRING_OP_MODIFY:
-				v = tr_modify(c, op->id, b->out.tick[i],
-					      op->user_data,
-					      tr_period_op(prep, op, &per),
-					      tr_entry_flags(op->flags));
-				break;
-			case TIMERRING_OP_CANCEL:
-				v = tr_cancel(c, op->id);
-				break;
-			default:
-				v = tr_cancel_all_locked(inst);
-				break;
-			}
-			st->kinds[op->opcode]++;
-			trace_timerring_op(inst->inst_id, op->opcode, op->id,
-					   b->out.tick[i], op->user_data, v);
-		}
-		b->res[i] = v;
-		if (v < 0) {
-			st->failed++;
-			c->st.ops_failed++;
-			if (st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR) {
-				st->stop = true;
-				i++;
-				break;
-			}
-		}
+	while ((i = tr_apply(c, &a, i)) < n && !a.stop) {
+		/* a CANCEL_ALL: tr_apply() leaves it to us */
+		b->res[i] = tr_cancel_all_locked(inst);
+		a.kinds[TIMERRING_OP_CANCEL_ALL]++;
+		trace_timerring_op(inst->inst_id, TIMERRING_OP_CANCEL_ALL, 0, 0,
+				   0, b->res[i]);
+		i++;
 	}
+	/* ops the pool had no room for: what growing it failed with */
+	if (pool_err)
+		for (k = 0; k < i; k++)
+			if (b->res[k] == -ENOMEM && !b->out.verdict[k])
+				b->res[k] = pool_err;
+	for (k = 0; k < TIMERRING_OP_LAST; k++)
+		st->kinds[k] += a.kinds[k];
+	st->failed += a.failed;
+	st->stop = a.stop;
 	st->done += i;
 }
 
@@ -237,6 +165,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 		.max_ids = c->max_ids,
 	};
 	u32 i, posted, budget, done0 = st->done;
+	int pool_err;
 
 	inst->last_impl = tr_prep(&prep, b->ops, n, &b->out);
 
@@ -260,17 +189,17 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 			b->out.verdict[i] = ret;
 	}
 
+	pool_err = tr_ensure_pool(inst, n);
+
 	spin_lock_bh(&inst->lock);
-	tr_set_now(c, prep.now_ns);
+	tr_pass_begin(c, prep.now_ns);
 	tr_simd_set_drain(c);
-	tr_cq_begin(&c->cq);
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
-	tr_flush(c, &budget);
-	tr_advance(c, c->now_tick, &budget);
-	tr_apply_locked(inst, n, &prep, st);
+	tr_pass_expire(c, &budget);
+	tr_apply_locked(inst, n, &prep, st, pool_err);
 	budget = TR_PASS_BUDGET;
-	tr_flush(c, &budget);
-	posted = tr_cq_end(&c->cq, c->pending_nr);
+	tr_pass_expire(c, &budget);
+	posted = tr_pass_end(c);
 	if (posted) {
 		inst->published_tail = c->cq.tail;
 		inst->wakeups++;

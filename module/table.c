@@ -1,55 +1,73 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * timerring id table.
+ * timerring id table and ref pool: the memory of the core.
  *
  * Ids index the table directly: id >> 7 picks a chunk, id & 127 the entry
- * in it. A chunk is 128 entries of 32 bytes, exactly one 4 KiB page, and is
- * allocated by the driver (from a per-NUMA-node slab) the first time an id
- * in it is armed, so a sparse id space costs memory only where it is used.
- * The directory holds one pointer per chunk:
+ * in it. A chunk is 128 entries of 24 bytes (3 KiB) and is allocated by the
+ * driver (from a per-NUMA-node slab) the first time an id in it is armed,
+ * so a sparse id space costs memory only where it is used. Chunks stay
+ * until the instance is closed: the per-id generation must survive a
+ * cancel, so that stale CQEs stay recognisable. A periodic timer also uses
+ * 16 bytes (struct tr_period) of a per-chunk interval array (2 KiB),
+ * allocated when the chunk sees its first periodic timer.
  *
- *   max_timers   directory    all chunks present   per id
- *   2^16         4 KiB        2 MiB                32.06 B
- *   2^20         64 KiB       32 MiB               32.06 B
- *   2^24         1 MiB        512 MiB              32.06 B
+ * The wheel's queues hold refs (4-byte ids) in 64-byte blocks of 15, from
+ * 4 KiB pages of 64 blocks that the driver adds outside the lock
+ * (tr_pool_want(), tr_pool_install()). A queue of n refs uses at most
+ * n / 15 + 2 blocks (a partly used block at each end), refs never outnumber
+ * what ops added, and the expiry path only moves refs from queue to queue.
+ * So a pool of at least refs / 15 + 2 * min(queues, refs) + 1 blocks never
+ * runs dry on the expiry path, and an op that would add a ref checks that
+ * bound first (tr_pool_room()) instead of allocating. Pages stay until the
+ * instance is closed, at most tr_pool_pages_max(), which covers the refs of
+ * max_ids live timers plus the stale refs the wheel lets a queue keep
+ * (wheel.c: at most 3 per live ref, plus 64).
  *
- * An entry is 32 bytes armed or not (struct tr_entry), one-shot or
- * periodic; a periodic timer also uses 16 bytes (struct tr_period) of a
- * per-chunk interval array (2 KiB), allocated when the chunk sees its
- * first periodic timer.
- * Chunks stay until the instance is closed: the per-id generation must
- * survive a cancel, so that stale CQEs stay recognisable.
+ * Per armed timer, at 2^20 timers: 24 bytes of entry, 4.3 of ref, 0.4 of
+ * the blocks the bound keeps in reserve, 0.2 of directories: about 29 B.
+ *
+ *   max_timers   directories   all chunks   pool pages, max_timers armed
+ *   2^16         12.6 KiB      1.5 MiB      0.64 MiB
+ *   2^20         165 KiB       24 MiB       4.6 MiB
+ *   2^24         2.6 MiB       384 MiB      69 MiB
  */
 #include "batch.h"
 
-void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
-		  struct tr_entry **chunk_dir, struct tr_period **ival_dir)
+static u32 tr_pool_blocks_for(u64 refs)
 {
-	unsigned int i;
+	return refs / TR_BLK_REFS + 2 * min_t(u64, TR_NR_QUEUES, refs) + 1;
+}
 
+/* Pages the pool may need for @max_ids timers: the size of its directory. */
+u32 tr_pool_pages_max(u32 max_ids)
+{
+	u64 refs = 4ULL * max_ids + 64ULL * TR_NR_QUEUES;
+	u64 blocks = min_t(u64, tr_pool_blocks_for(refs), TR_BLK_MAX);
+
+	return DIV_ROUND_UP(blocks, TR_BLK_PAGE_BLOCKS);
+}
+
+void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
+		  struct tr_entry **chunk_dir, struct tr_period **ival_dir,
+		  struct tr_blk **blk_dir)
+{
 	memset(c, 0, sizeof(*c));
 	c->max_ids = max_ids;
 	c->nr_chunks = DIV_ROUND_UP(max_ids, TR_CHUNK_IDS);
 	c->chunk = chunk_dir;
 	c->ival = ival_dir;
+	c->blk_page = blk_dir;
+	c->blk_pages_max = tr_pool_pages_max(max_ids);
+	c->blk_free = TR_NIL;
 	c->res_ns = res_ns;
 	c->elapsed = now_tick;
 	c->now_tick = now_tick;
 	c->now_ns = now_tick * res_ns;
 	c->draining = TR_L_NONE;
-	c->far_stop = TR_NIL;
 	c->kern = &tr_batch_scalar;
-	for (i = 0; i < TR_NR_BUCKETS * TR_LANES; i++) {
-		c->bucket[i / TR_LANES].lane[i % TR_LANES].head = TR_NIL;
-		c->bucket[i / TR_LANES].lane[i % TR_LANES].tail = TR_NIL;
-	}
-	for (i = 0; i < TR_NR_SINGLE; i++) {
-		c->single[i].head = TR_NIL;
-		c->single[i].tail = TR_NIL;
-	}
 }
 
-/* Make chunk @chunk_idx (4 KiB at @mem) usable; it must be absent. */
+/* Make chunk @chunk_idx (3 KiB at @mem) usable; it must be absent. */
 void tr_table_install(struct tr_core *c, u32 chunk_idx, struct tr_entry *mem)
 {
 	unsigned int i;
@@ -57,12 +75,9 @@ void tr_table_install(struct tr_core *c, u32 chunk_idx, struct tr_entry *mem)
 	for (i = 0; i < TR_CHUNK_IDS; i++) {
 		mem[i].expires = 0;
 		mem[i].user_data = 0;
-		mem[i].next = TR_NIL;
-		mem[i].prev = TR_NIL;
+		mem[i].posf = 0;
 		mem[i].gen = 0;
 		mem[i].where = TR_L_NONE;
-		mem[i].flags = 0;
-		mem[i].resv = 0;
 	}
 	c->chunk[chunk_idx] = mem;
 	c->chunks_present++;
@@ -76,12 +91,51 @@ void tr_table_install_ival(struct tr_core *c, u32 chunk_idx,
 	c->ivals_present++;
 }
 
-/* Bytes of id table in use (directories, chunks, interval arrays). */
+/*
+ * Pages to install before ops that add up to @more refs, so that none of
+ * them finds the pool short (0 once the directory is full).
+ */
+u32 tr_pool_want(const struct tr_core *c, u32 more)
+{
+	u32 want = tr_pool_blocks_for((u64)c->refs + more), have = c->blk_nr;
+	u32 pages = c->blk_nr >> TR_BLK_PAGE_SHIFT;
+
+	if (want <= have)
+		return 0;
+	return min(DIV_ROUND_UP(want - have, TR_BLK_PAGE_BLOCKS),
+		   c->blk_pages_max - pages);
+}
+
+/* Add a 4 KiB page of blocks to the pool; the directory has room. */
+void tr_pool_install(struct tr_core *c, void *page)
+{
+	struct tr_blk *blk = page;
+	u32 pi = c->blk_nr >> TR_BLK_PAGE_SHIFT, i;
+
+	c->blk_page[pi] = blk;
+	for (i = TR_BLK_PAGE_BLOCKS; i-- > 0;) {
+		blk[i].next = c->blk_free;
+		c->blk_free = (pi << TR_BLK_PAGE_SHIFT) + i;
+	}
+	c->blk_nr += TR_BLK_PAGE_BLOCKS;
+	c->blk_nr_free += TR_BLK_PAGE_BLOCKS;
+}
+
+/* Whether ops may add @more refs: the pool keeps what the expiry needs. */
+bool tr_pool_room(const struct tr_core *c, u32 more)
+{
+	return tr_pool_blocks_for((u64)c->refs + more) <= c->blk_nr;
+}
+
+/* Bytes of table and pool in use (directories, chunks, arrays, pages). */
 size_t tr_table_bytes(const struct tr_core *c)
 {
 	size_t n = (size_t)c->nr_chunks * 2 * sizeof(void *);
 
+	n += (size_t)c->blk_pages_max * sizeof(void *);
 	n += (size_t)c->chunks_present * TR_CHUNK_IDS * sizeof(struct tr_entry);
 	n += (size_t)c->ivals_present * TR_CHUNK_IDS * sizeof(struct tr_period);
+	n += (size_t)(c->blk_nr >> TR_BLK_PAGE_SHIFT) * TR_BLK_PAGE_BLOCKS *
+	     sizeof(struct tr_blk);
 	return n;
 }

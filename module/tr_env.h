@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The environment of the pure core (wheel.c, table.c, cq.c, batch*.c).
- *
- * The core takes no locks, never sleeps and allocates nothing itself, so it
- * compiles both in the kernel and in the userspace harness (tools/harness),
- * which provides tr_user_env.h with the few kernel helpers used here.
+ * The environment of the pure core (wheel.c, table.c, cq.c, pass.c,
+ * batch*.c): kernel headers only. The core takes no locks, never sleeps
+ * and allocates nothing itself, so the same files also build in userspace
+ * against a shim of these headers placed first on the include path.
  */
 #ifndef _TIMERRING_TR_ENV_H
 #define _TIMERRING_TR_ENV_H
 
-#ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/bitops.h>
 #include <linux/compiler.h>
@@ -21,38 +19,39 @@
 #include <linux/string.h>
 #include <linux/prefetch.h>
 #include <asm/barrier.h>
-#else
-#include "tr_user_env.h"
-#endif
 
 /*
- * The FPU, for the drain's batch kernels (wheel.c): whether it may be used
- * here, and holding it around a step. In userspace it always may.
+ * The FPU, for the batch kernels of the drain (wheel.c): whether it may be
+ * used here, and holding it around a step.
  */
-#if defined(__KERNEL__) && defined(CONFIG_X86_64)
+#ifdef CONFIG_X86_64
 #include <asm/fpu/api.h>
 #define tr_fpu_usable()		irq_fpu_usable()
 #define tr_fpu_begin()		kernel_fpu_begin()
 #define tr_fpu_end()		kernel_fpu_end()
-#elif defined(__KERNEL__)
+#else
 #define tr_fpu_usable()		false
 #define tr_fpu_begin()		do { } while (0)
 #define tr_fpu_end()		do { } while (0)
 #endif
 
-#if defined(__KERNEL__) && !defined(TR_NO_TRACE)
-#include <linux/tracepoint-defs.h>
-
 struct tr_core;
 struct tr_entry;
+struct timerring_op;
+
+#ifndef TR_NO_TRACE
+#include <linux/tracepoint-defs.h>
 
 /* Trace hooks of the core, in trace.c. */
 DECLARE_TRACEPOINT(timerring_expire);
 DECLARE_TRACEPOINT(timerring_cascade);
+DECLARE_TRACEPOINT(timerring_op);
 void tr_hook_expire(const struct tr_core *c, u32 id,
 		    const struct tr_entry *e, u64 late_ns);
 void tr_hook_cascade(const struct tr_core *c, unsigned int lvl,
 		     unsigned int slot);
+void tr_hook_op(const struct tr_core *c, const struct timerring_op *op,
+		u64 tick, s32 res);
 
 #define tr_trace_expire(c, id, e, late)					\
 	do {								\
@@ -64,10 +63,12 @@ void tr_hook_cascade(const struct tr_core *c, unsigned int lvl,
 		if (tracepoint_enabled(timerring_cascade))		\
 			tr_hook_cascade(c, lvl, slot);			\
 	} while (0)
-#elif defined(__KERNEL__)
-struct tr_core;
-struct tr_entry;
-
+#define tr_trace_op(c, op, tick, res)					\
+	do {								\
+		if (tracepoint_enabled(timerring_op))			\
+			tr_hook_op(c, op, tick, res);			\
+	} while (0)
+#else
 static inline void tr_trace_expire(const struct tr_core *c, u32 id,
 				   const struct tr_entry *e, u64 late_ns)
 {
@@ -75,6 +76,12 @@ static inline void tr_trace_expire(const struct tr_core *c, u32 id,
 
 static inline void tr_trace_cascade(const struct tr_core *c,
 				    unsigned int lvl, unsigned int slot)
+{
+}
+
+static inline void tr_trace_op(const struct tr_core *c,
+			       const struct timerring_op *op, u64 tick,
+			       s32 res)
 {
 }
 #endif

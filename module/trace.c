@@ -26,3 +26,10 @@ void tr_hook_cascade(const struct tr_core *c, unsigned int lvl,
 {
 	trace_timerring_cascade(tr_core_inst_id(c), lvl, slot, c->elapsed);
 }
+
+void tr_hook_op(const struct tr_core *c, const struct timerring_op *op,
+		u64 tick, s32 res)
+{
+	trace_timerring_op(tr_core_inst_id(c), op->opcode, op->id, tick,
+			   op->user_data, res);
+}

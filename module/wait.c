@@ -42,7 +42,7 @@ __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
 	 * visible, the waker skip the wake-up, and an epoll_wait(-1) hang.
 	 */
 	smp_mb();
-	if (tr_cq_unread(inst) || READ_ONCE(inst->core.pending_nr))
+	if (tr_cq_unread(inst) || READ_ONCE(inst->core.q[TR_L_PENDING].live))
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
@@ -52,7 +52,7 @@ static void tr_flush_overflow(struct tr_instance *inst)
 {
 	u32 budget = TR_PASS_BUDGET;
 
-	if (READ_ONCE(inst->core.pending_nr) && tr_run(inst, &budget))
+	if (READ_ONCE(inst->core.q[TR_L_PENDING].live) && tr_run(inst, &budget))
 		queue_work_node(inst->node, system_unbound_wq, &inst->work);
 }
 

@@ -3,138 +3,247 @@
  * timerring hierarchical timing wheel.
  *
  * Time is counted in ticks of the instance's resolution (1 ms by default,
- * 1 us to 1 s allowed). The wheel has 6 levels of 256 slots; level L has a
- * granularity of 256^L ticks and covers 256^(L+1) ticks:
+ * 1 us to 1 s allowed). The wheel has 6 levels; level L has a granularity
+ * of 256^L ticks, and 512 slots: the rest of the current rotation of the
+ * level (256 slots) and the whole next one. It covers:
  *
- *   level  granularity  range   at 1 ms tick        at 1 us tick
- *   0      1            2^8     1 ms / 256 ms       1 us / 256 us
- *   1      2^8          2^16    256 ms / 65.5 s     256 us / 65.5 ms
- *   2      2^16         2^24    65.5 s / 4.7 h      65.5 ms / 16.8 s
- *   3      2^24         2^32    4.7 h / 49.7 d      16.8 s / 71.6 min
- *   4      2^32         2^40    49.7 d / 34.8 y     71.6 min / 12.7 d
- *   5      2^40         2^48    34.8 y / 8925 y     12.7 d / 8.9 y
+ *   level  granularity  reach (2 rotations)  at 1 ms tick      at 1 us tick
+ *   0      1            2^9                   1 ms / 0.5 s      1 us / 512 us
+ *   1      2^8          2^17                  256 ms / 131 s    256 us / 131 ms
+ *   2      2^16         2^25                  65.5 s / 9.3 h    65.5 ms / 33.6 s
+ *   3      2^24         2^33                  4.7 h / 99 d      16.8 s / 2.4 h
+ *   4      2^32         2^41                  49.7 d / 70 y     71.6 min / 25 d
+ *   5      2^40         2^49                  34.8 y / 17850 y  12.7 d / 17.8 y
  *
- * 256 slots rather than 64: a cascade moves a whole slot at once, so the
- * width of the slots above level 0 bounds how much work one tick can meet.
- * With 1M timers spread over 10 s at 1 ms ticks, a level-1 slot holds
- * 256 ms of them (~26K) where a 64-slot wheel's level-2 slot held 4.1 s
- * (~420K): the longest expiry pass, measured natively (tools/harness
- * bench), went from 15-21 ms to 1.2-1.5 ms, and a timer cascades about
- * once instead of 1.7 times (expiry 87-95 instead of 105-122 ns/timer).
- * The price is memory per instance: 1536 slots of list heads, 96 KiB
- * (below), whatever the number of timers.
+ * Placement (tr_where_of()): a timer due at tick E, with the wheel at tick
+ * W, goes to the lowest level L whose next-higher group of E is the one of
+ * W or the next, (E >> 8(L+1)) - (W >> 8(L+1)) <= 1, into slot
+ * (E >> 8L) % 512. So a level-L slot holds one value of E >> 8L, at or
+ * after W's own, and the next slot to process on a level is the first set
+ * bit of its 512-bit occupancy map from W's slot on, wrapping once: 6 x 8
+ * word searches find the next expiry, with no scan of empty slots. Timers
+ * more than two level-5 rotations ahead sit on the far queue, re-examined
+ * each time W crosses a 2^48-tick boundary (every 8.9 years at 1 us).
  *
- * Placement (Varghese & Lauck's scheme 7, as tokio does it): a timer due at
- * tick E goes to the level of the highest 8-bit group in which E differs
- * from the wheel time W, into the slot given by that group of E. So every
- * occupied slot of a level lies strictly after W's slot on that level,
- * within the level's current rotation, and the next slot to process is the
- * lowest set bit of a level's 256-bit occupancy map from W's slot on:
- * finding the next expiry is at most 6 x 4 word searches, with no scan of
- * empty slots.
+ * When W reaches the start of an occupied slot, its due timers (E == W)
+ * fire and the others are cascaded: placed again relative to W, which
+ * lands them on a lower level. A timer therefore fires exactly at its
+ * tick, never early and at most one tick late. A timer with
+ * TIMERRING_OPF_SLACK has its tick rounded up to a granularity of at most
+ * 1/8 of its timeout, so that it is due at a slot boundary.
  *
- * When W reaches the start of an occupied slot, its timers are due
- * (level 0, or E == W) or are cascaded: placed again relative to the new W,
- * which always lands them on a lower level. A timer therefore fires exactly
- * at its tick, never early and at most one tick late, after at most L
- * cascades. A timer with TIMERRING_OPF_SLACK has its tick rounded up to a
- * granularity of at most 1/8 of its timeout, so that it sits on an aligned
- * slot boundary and cascades at most twice (usually once or never), like
- * the non-cascading wheel of kernel/time/timer.c.
+ * Cascades are spread (tr_precascade()). The slot of level L >= 1 that
+ * comes next, W >> 8L plus one, only holds timers because W moved on: new
+ * timers for it go one level down, into the next rotation there. So after
+ * each pass, while that slot is not empty, its timers are moved down at
+ * max(256, 2 * n / ticks left) per pass, and the next pass is asked for
+ * at the next tick while more than 256 are left (and at the slot's window
+ * start when the slot after holds more than 256). 2^20 timers spread over
+ * 10 s at 1 ms ticks put ~26K in a level-1 slot: moved at 256 per tick in
+ * ~100 of the slot's 256 ticks, instead of all in the one pass that
+ * reaches the slot.
  *
- * Timers more than 2^48 ticks ahead (expiry U64_MAX and such) sit on a "far"
- * list that is re-examined each time W crosses a 2^48-tick boundary (every
- * 8.9 years at 1 us resolution).
+ * Queues of refs. Each slot, the overflow (pending) queue and the far
+ * queue are FIFO queues of refs: ids, 15 to a 64-byte block (table.c has
+ * the pool). An armed entry records where its ref is (tr_entry.posf), and
+ * a ref whose entry does not point back is stale and skipped. So:
+ *   - ARM appends a ref to the slot's tail block, which is hot: the op
+ *     touches one random line, the entry (24 bytes; 1 in 4 straddles two);
+ *   - CANCEL only marks the entry idle, and MODIFY marks it and appends
+ *     elsewhere, or changes nothing when the new expiry lands in the same
+ *     slot (as mod_timer() does); neither touches another entry;
+ *   - a drain streams a queue's blocks and prefetches the entries of 64
+ *     refs at once, which then arrive together.
+ * Stale refs cost memory until their slot drains. A queue whose live
+ * timers all leave is freed at once, in O(blocks). One whose stale refs
+ * exceed 3 per live one plus 64 is compacted as it goes: each op that
+ * leaves it also moves up to 8 refs from its head, re-appending the live
+ * ones, so memory stays below 4 refs per armed timer plus 64 per queue
+ * whatever the churn. Timers due in one tick fire in the order of their
+ * refs: arming order, except that a same-slot MODIFY keeps its place and
+ * compaction moves live refs behind newer ones.
  *
- * Every list is doubly linked through the ids of its entries (u32 links,
- * TR_NIL terminated): an op on one id is O(1), and entries need no
- * pointers. A slot is TR_LANES (8) such lists, its lanes: id i always
- * uses lane (i / 8) % 8 (tr_lane_of()), so an op still touches one list,
- * ids armed in order are still neighbours on it, and a slot's 8 heads and
- * tails fill one 64-byte line (96 KiB for the 1536 slots).
- *
- * Draining a slot is where the time goes: with random ids, every entry is
- * a cache miss, and one list can only be walked one miss after the other.
- * A drain step therefore takes up to TR_DRAIN_BATCH (64) entries from the
- * 8 lanes side by side (8 misses in flight), as structure-of-arrays
- * scratch (ids, expiries), and hands the batch to the batch kernels
- * (batch.c; AVX2 or AVX-512 where the caller chose them and the FPU is
- * usable): scan_due picks the due entries, place computes the new slot of
- * the others (a cascade), whose destination tails are then prefetched all
- * at once before they are linked, and cqe_fill writes the CQEs of the due
- * ones in one pass. Measured natively at 1M random timers over 10 s
- * (tools/harness bench, tools/bench/RESULTS.md), per delivered timer:
- * 268-307 ns with one list per slot walked entry by entry, 106-132 ns
- * with 8 lanes and 64-entry steps, in the same run. Timers due in the same
- * tick fire in arming order within a lane; the lanes interleave.
- *
- * Processing is bounded: tr_advance() and tr_flush() take a budget of
- * entries to handle and resume exactly where they stopped (a slot being
- * drained is remembered in tr_core.draining).
+ * Processing is bounded: tr_advance() and tr_flush() take a budget of refs
+ * to handle and resume exactly where they stopped (tr_core.draining).
+ * A drain step takes up to TR_DRAIN_BATCH (64) live entries as
+ * structure-of-arrays scratch (ids, expiries) and hands them to the batch
+ * kernels (batch.c; AVX2 or AVX-512 where the caller chose them and the
+ * FPU is usable): scan_due picks the due entries, place computes the new
+ * slot of the others, and cqe_fill writes the CQEs of the due ones.
  *
  * Fired timers are written straight into the completion ring when it has
- * room and nothing older waits; otherwise they go to the pending (overflow)
- * list, whose node is the entry itself, and are posted in order by
- * tr_flush(). A pending expiration can still be cancelled or modified.
+ * room and nothing older waits; otherwise they are appended to the
+ * pending queue and posted in order by tr_flush(), 64 at a time. A pending
+ * expiration can still be cancelled or modified.
  */
 #include "batch.h"
 
-#define TR_FAR_MASK	((1ULL << TR_WHEEL_BITS) - 1)
+#define TR_FAR_MASK		((1ULL << TR_WHEEL_BITS) - 1)
+/* compaction: stale refs a queue may keep, per live ref and in all */
+#define TR_STALE_PER_LIVE	3
+#define TR_STALE_SLACK		64
+#define TR_COMPACT_STEP		8
+/* cascade spreading: moves per pass, and the size that asks for passes */
+#define TR_PRECASCADE_MIN	256
 
-static inline void tr_list_add_tail(struct tr_core *c, u16 where, u32 id,
-				    struct tr_entry *e)
+static inline struct tr_blk *tr_blk(const struct tr_core *c, u32 b)
 {
-	struct tr_list *l = tr_list_of(c, where, id);
-
-	e->where = where;
-	e->next = TR_NIL;
-	e->prev = l->tail;
-	if (l->tail == TR_NIL)
-		l->head = id;
-	else
-		tr_entry(c, l->tail)->next = id;
-	l->tail = id;
+	return &c->blk_page[b >> TR_BLK_PAGE_SHIFT]
+			   [b & (TR_BLK_PAGE_BLOCKS - 1)];
 }
 
-static inline bool tr_bucket_empty(const struct tr_bucket *b)
+/* The pool cannot run dry: see table.c. */
+static inline u32 tr_blk_get(struct tr_core *c)
 {
-	unsigned int i;
+	u32 b = c->blk_free;
 
-	for (i = 0; i < TR_LANES; i++)
-		if (b->lane[i].head != TR_NIL)
-			return false;
-	return true;
+	c->blk_free = tr_blk(c, b)->next;
+	c->blk_nr_free--;
+	return b;
 }
 
-static inline void tr_list_del(struct tr_core *c, u32 id, struct tr_entry *e)
+static inline void tr_blk_put(struct tr_core *c, u32 b)
 {
-	u16 where = e->where;
-	struct tr_list *l = tr_list_of(c, where, id);
+	tr_blk(c, b)->next = c->blk_free;
+	c->blk_free = b;
+	c->blk_nr_free++;
+}
 
-	if (e->prev == TR_NIL)
-		l->head = e->next;
-	else
-		tr_entry(c, e->prev)->next = e->next;
-	if (e->next == TR_NIL)
-		l->tail = e->prev;
-	else
-		tr_entry(c, e->next)->prev = e->prev;
+static inline void tr_occ_set(struct tr_core *c, u16 w)
+{
+	c->occupied[w / 64] |= 1ULL << (w % 64);
+}
 
-	if (where < TR_NR_BUCKETS) {
-		if (l->head == TR_NIL && tr_bucket_empty(&c->bucket[where]))
-			c->occupied[where / 64] &= ~(1ULL << (where % 64));
-	} else if (where == TR_L_PENDING) {
-		c->pending_nr--;
-	} else if (where == TR_L_FAR && c->far_stop == id) {
-		/* The far list is being drained up to this entry. */
-		c->far_stop = e->prev;
+static inline void tr_occ_clear(struct tr_core *c, u16 w)
+{
+	c->occupied[w / 64] &= ~(1ULL << (w % 64));
+}
+
+/* Append a ref to @id to queue @q; returns its position. */
+static inline u32 tr_q_append(struct tr_core *c, struct tr_queue *q, u32 id)
+{
+	u32 pos;
+
+	if (!q->nr) {
+		q->head = tr_blk_get(c) * 16;
+		q->tail = q->head;
+	} else if (q->tail % 16 == TR_BLK_REFS) {
+		u32 b = tr_blk_get(c);
+
+		tr_blk(c, q->tail / 16)->next = b;
+		q->tail = b * 16;
 	}
-	e->where = TR_L_NONE;
+	pos = q->tail++;
+	*tr_ref(c, pos) = id;
+	q->nr++;
+	c->refs++;
+	return pos;
 }
 
-static inline struct tr_list *tr_single(struct tr_core *c, u16 where)
+/* Pop the head ref of non-empty queue @q; *@pos gets its position. */
+static inline u32 tr_q_pop(struct tr_core *c, struct tr_queue *q, u32 *pos)
 {
-	return &c->single[where - TR_NR_BUCKETS];
+	u32 p = q->head, id = *tr_ref(c, p);
+
+	*pos = p;
+	q->nr--;
+	c->refs--;
+	if (!q->nr) {
+		tr_blk_put(c, p / 16);
+		return id;
+	}
+	if (++p % 16 == TR_BLK_REFS) {
+		u32 b = p / 16;
+
+		p = tr_blk(c, b)->next * 16;
+		tr_blk_put(c, b);
+	}
+	q->head = p;
+	return id;
+}
+
+static inline bool tr_ref_live(const struct tr_entry *e, u16 w, u32 pos)
+{
+	return e->where == w && (e->posf & TR_POS_MASK) == pos;
+}
+
+static inline void tr_set_pos(struct tr_entry *e, u32 pos)
+{
+	e->posf = (e->posf & TR_POSF_PERIODIC) | pos;
+}
+
+/* Put armed entry @e on queue @w. */
+static inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
+			    struct tr_entry *e)
+{
+	struct tr_queue *q = &c->q[w];
+
+	tr_set_pos(e, tr_q_append(c, q, id));
+	e->where = w;
+	q->live++;
+	if (w < TR_NR_BUCKETS)
+		tr_occ_set(c, w);
+}
+
+/* Free every block of queue @w, whose refs are all stale. */
+static void tr_q_drop(struct tr_core *c, u16 w)
+{
+	struct tr_queue *q = &c->q[w];
+	u32 b, last;
+
+	if (q->nr) {
+		b = q->head / 16;
+		last = (q->tail - 1) / 16;
+		while (b != last) {
+			u32 next = tr_blk(c, b)->next;
+
+			tr_blk_put(c, b);
+			b = next;
+		}
+		tr_blk_put(c, last);
+		c->refs -= q->nr;
+		q->nr = 0;
+	}
+	if (w < TR_NR_BUCKETS)
+		tr_occ_clear(c, w);
+	else if (w == TR_L_FAR)
+		c->far_left = 0;
+}
+
+/*
+ * Compact queue @w by a few refs: pop them from the head and re-append
+ * the live ones. Not the queue being drained, nor the far queue while it
+ * is examined. The pending queue keeps its order: it is compacted whole.
+ */
+static void tr_q_compact(struct tr_core *c, u16 w)
+{
+	struct tr_queue *q = &c->q[w];
+	u32 i, n = TR_COMPACT_STEP;
+
+	if (w == c->draining)
+		return;
+	if (w == TR_L_PENDING)
+		n = q->nr;
+	for (i = 0; i < n; i++) {
+		u32 pos, id = tr_q_pop(c, q, &pos);
+		struct tr_entry *e = tr_entry(c, id);
+
+		if (tr_ref_live(e, w, pos))
+			tr_set_pos(e, tr_q_append(c, q, id));
+	}
+}
+
+/* Take armed entry @e off its queue: its ref becomes stale. */
+static void tr_q_leave(struct tr_core *c, struct tr_entry *e)
+{
+	u16 w = e->where;
+	struct tr_queue *q = &c->q[w];
+
+	e->where = TR_L_NONE;
+	if (!--q->live)
+		tr_q_drop(c, w);
+	else if (q->nr - q->live > TR_STALE_PER_LIVE * q->live + TR_STALE_SLACK)
+		tr_q_compact(c, w);
 }
 
 /*
@@ -143,26 +252,19 @@ static inline struct tr_list *tr_single(struct tr_core *c, u16 where)
  */
 static void tr_add_pending(struct tr_core *c, u32 id, struct tr_entry *e)
 {
-	tr_list_add_tail(c, TR_L_PENDING, id, e);
-	c->pending_nr++;
-	if (c->pending_nr > c->cq.space)
+	tr_q_add(c, TR_L_PENDING, id, e);
+	if (tr_pending_nr(c) > c->cq.space)
 		c->st.overflowed_total++;
 }
 
-/*
- * Put an armed entry on list @where: the one its expiry asks for at the
- * current wheel time (tr_where_of(), or the place kernel in a drain).
- */
+/* Put an armed entry on queue @where (tr_where_of() or the place kernel). */
 static void tr_place_at(struct tr_core *c, u32 id, struct tr_entry *e,
 			u16 where)
 {
-	if (where == TR_L_PENDING) {
+	if (where == TR_L_PENDING)
 		tr_add_pending(c, id, e);
-		return;
-	}
-	tr_list_add_tail(c, where, id, e);
-	if (where < TR_NR_BUCKETS)
-		c->occupied[where / 64] |= 1ULL << (where % 64);
+	else
+		tr_q_add(c, where, id, e);
 }
 
 static void tr_place(struct tr_core *c, u32 id, struct tr_entry *e)
@@ -196,32 +298,44 @@ static inline struct tr_period *tr_period_of(const struct tr_core *c, u32 id)
 	return &c->ival[id >> TR_CHUNK_SHIFT][id & TR_CHUNK_MASK];
 }
 
+/* New settings of an entry, before it is placed. */
 static void tr_set(struct tr_core *c, u32 id, struct tr_entry *e,
 		   u64 expires, u64 user_data, const struct tr_period *per,
 		   u8 flags)
 {
 	e->gen++;
 	e->user_data = user_data;
-	e->flags = flags;
+	e->posf &= ~TR_POSF_PERIODIC;
 	if (per) {
-		e->flags |= TR_EF_PERIODIC;
+		e->posf |= TR_POSF_PERIODIC;
 		*tr_period_of(c, id) = *per;
 	}
 	e->expires = (flags & TR_EF_SLACK) ? tr_slack_expiry(c, expires) :
 					     expires;
-	tr_place(c, id, e);
+}
+
+static inline int tr_op_check(const struct tr_core *c, u32 id,
+			      const struct tr_entry *e,
+			      const struct tr_period *per)
+{
+	if (unlikely(!e || (per && !c->ival[id >> TR_CHUNK_SHIFT]) ||
+		     !tr_pool_room(c, 1)))
+		return -ENOMEM;
+	return 0;
 }
 
 int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 	   const struct tr_period *per, u8 flags)
 {
 	struct tr_entry *e = tr_entry_get(c, id);
+	int ret = tr_op_check(c, id, e, per);
 
-	if (unlikely(!e || (per && !c->ival[id >> TR_CHUNK_SHIFT])))
-		return -ENOMEM;
+	if (ret)
+		return ret;
 	if (e->where != TR_L_NONE)
 		return -EEXIST;
 	tr_set(c, id, e, expires, user_data, per, flags);
+	tr_place(c, id, e);
 	c->armed++;
 	c->st.armed_total++;
 	return e->gen & TIMERRING_RES_GEN_MASK;
@@ -231,17 +345,25 @@ int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 	      const struct tr_period *per, u8 flags)
 {
 	struct tr_entry *e = tr_entry_get(c, id);
+	int ret = tr_op_check(c, id, e, per);
 	int rearmed = 0;
+	u16 w;
 
-	if (unlikely(!e || (per && !c->ival[id >> TR_CHUNK_SHIFT])))
-		return -ENOMEM;
-	if (e->where != TR_L_NONE) {
-		tr_list_del(c, id, e);
-		rearmed = TIMERRING_RES_REARMED;
-	} else {
-		c->armed++;
-	}
+	if (ret)
+		return ret;
 	tr_set(c, id, e, expires, user_data, per, flags);
+	w = tr_where_of(c->elapsed, e->expires);
+	if (e->where == TR_L_NONE) {
+		c->armed++;
+		tr_place_at(c, id, e, w);
+	} else {
+		rearmed = TIMERRING_RES_REARMED;
+		/* the same slot: the ref stays where it is */
+		if (w != e->where || w == TR_L_PENDING) {
+			tr_q_leave(c, e);
+			tr_place_at(c, id, e, w);
+		}
+	}
 	c->st.modified_total++;
 	return (e->gen & TIMERRING_RES_GEN_MASK) | rearmed;
 }
@@ -252,86 +374,48 @@ int tr_cancel(struct tr_core *c, u32 id)
 
 	if (!e || e->where == TR_L_NONE)
 		return -ENOENT;
-	tr_list_del(c, id, e);
+	tr_q_leave(c, e);
 	c->armed--;
 	c->st.cancelled_total++;
 	return 0;
 }
 
 /*
- * Unlink up to *@budget entries from the head of list @l, marking them idle
- * (their neighbours are dropped too, so nothing is relinked). Returns true
- * when the list is empty.
- */
-static bool tr_list_drop(struct tr_core *c, struct tr_list *l, u32 *budget,
-			 u32 *n)
-{
-	u32 id = l->head;
-
-	while (id != TR_NIL && *budget) {
-		struct tr_entry *e = tr_entry(c, id);
-
-		if (id == c->far_stop)
-			c->far_stop = TR_NIL;
-		id = e->next;
-		if (id != TR_NIL)
-			prefetchw(tr_entry(c, id));
-		e->where = TR_L_NONE;
-		(*budget)--;
-		(*n)++;
-	}
-	l->head = id;
-	if (id == TR_NIL) {
-		l->tail = TR_NIL;
-		return true;
-	}
-	tr_entry(c, id)->prev = TR_NIL;
-	return false;
-}
-
-static bool tr_bucket_drop(struct tr_core *c, u16 where, u32 *budget, u32 *n)
-{
-	unsigned int l;
-
-	for (l = 0; l < TR_LANES; l++)
-		if (!tr_list_drop(c, &c->bucket[where].lane[l], budget, n))
-			return false;
-	c->occupied[where / 64] &= ~(1ULL << (where % 64));
-	return true;
-}
-
-/*
- * Cancel every armed id, at most *@budget of them per call; *@cancelled
- * counts them. Returns true when none is left. Every armed entry is on a
- * list, and the occupancy maps name the non-empty slots, so this walks the
- * armed entries and 24 words of map: O(armed), whatever max_ids is.
- * Between calls the caller must not run the wheel.
+ * Cancel every armed id, popping at most *@budget refs per call;
+ * *@cancelled counts them. Returns true when none is left. Every armed
+ * entry has a ref, and the queues hold at most 4 refs per armed entry plus
+ * 64 each, so this is O(armed), whatever max_ids is. Between calls the
+ * caller must not run the wheel.
  */
 bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 {
-	u32 n = 0, pending = 0;
+	u32 n = 0;
 	bool done = false;
-	unsigned int w;
+	u16 w;
 
-	/* a slot being drained is no longer marked in its map */
-	if (c->draining < TR_NR_BUCKETS) {
-		if (!tr_bucket_drop(c, c->draining, budget, &n))
-			goto out;
-		c->draining = TR_L_NONE;
-	}
-	for (w = 0; w < ARRAY_SIZE(c->occupied); w++)
-		while (c->occupied[w])
-			if (!tr_bucket_drop(c, w * 64 + __ffs64(c->occupied[w]),
-					    budget, &n))
+	for (w = 0; w < TR_NR_QUEUES; w++) {
+		struct tr_queue *q = &c->q[w];
+
+		while (q->nr) {
+			struct tr_entry *e;
+			u32 pos, id;
+
+			if (!*budget)
 				goto out;
-	if (!tr_list_drop(c, tr_single(c, TR_L_FAR), budget, &n))
-		goto out;
-	if (c->draining == TR_L_FAR)
-		c->draining = TR_L_NONE;
-	done = tr_list_drop(c, tr_single(c, TR_L_PENDING), budget, &pending);
+			id = tr_q_pop(c, q, &pos);
+			(*budget)--;
+			e = tr_entry(c, id);
+			if (tr_ref_live(e, w, pos)) {
+				e->where = TR_L_NONE;
+				q->live--;
+				n++;
+			}
+		}
+		tr_q_drop(c, w);
+	}
+	c->draining = TR_L_NONE;
+	done = true;
 out:
-	c->pending_nr -= pending;
-	n += pending;
 	c->armed -= n;
 	c->st.cancelled_total += n;
 	*cancelled += n;
@@ -339,7 +423,7 @@ out:
 }
 
 /*
- * Account for a fired (unlinked) entry whose CQE is being written, and
+ * Account for a fired entry, off its queue, whose CQE is being written, and
  * re-arm it if periodic; returns the CQE's flags.
  */
 static u32 tr_post_one(struct tr_core *c, u32 id, struct tr_entry *e)
@@ -356,7 +440,7 @@ static u32 tr_post_one(struct tr_core *c, u32 id, struct tr_entry *e)
 	c->st.expired_total++;
 	tr_trace_expire(c, id, e, late);
 
-	if (e->flags & TR_EF_PERIODIC) {
+	if (e->posf & TR_POSF_PERIODIC) {
 		struct tr_period *per = tr_period_of(c, id);
 		u64 now = max(c->now_ns, c->elapsed * c->res_ns);
 		u64 missed = 0, next;
@@ -390,27 +474,6 @@ static u32 tr_post_one(struct tr_core *c, u32 id, struct tr_entry *e)
 	return flags;
 }
 
-/* Write the CQE of a fired (unlinked) entry; re-arm it if periodic. */
-static void tr_post(struct tr_core *c, u32 id, struct tr_entry *e)
-{
-	u64 user_data = e->user_data;
-	u32 flags;
-
-	tr_cq_claim(&c->cq, 1);
-	flags = tr_post_one(c, id, e);
-	c->cq.cqes[(c->cq.tail - 1) & c->cq.mask] = (struct tr_cqe){
-		.user_data = user_data, .res = id, .flags = flags };
-}
-
-static void tr_fire(struct tr_core *c, u32 id, struct tr_entry *e)
-{
-	if (!c->pending_nr && tr_cq_has_space(&c->cq)) {
-		tr_post(c, id, e);
-		return;
-	}
-	tr_add_pending(c, id, e);
-}
-
 /*
  * The kernels for a step of @n entries: the caller's choice from kern_min
  * entries up if the FPU is usable here (then held until tr_kern_end(), for
@@ -438,8 +501,8 @@ static void tr_kern_end(const struct tr_batch_impl *k)
 }
 
 /*
- * Post the CQEs of the @m fired, unlinked entries d->cid[0, m), in that
- * order; the ring has room for them.
+ * Post the CQEs of the @m fired entries d->cid[0, m), off their queues,
+ * in that order; the ring has room for them.
  */
 static void tr_post_batch(struct tr_core *c, const struct tr_batch_impl *k,
 			  u32 m)
@@ -457,189 +520,198 @@ static void tr_post_batch(struct tr_core *c, const struct tr_batch_impl *k,
 	k->cqe_fill(c->cq.cqes, c->cq.mask, tail, d->cid, d->ud, d->cflags, m);
 }
 
+/* Write the CQE of a fired entry; re-arm it if periodic. */
+static void tr_post(struct tr_core *c, u32 id, struct tr_entry *e)
+{
+	u64 user_data = e->user_data;
+	u32 flags;
+
+	tr_cq_claim(&c->cq, 1);
+	flags = tr_post_one(c, id, e);
+	c->cq.cqes[(c->cq.tail - 1) & c->cq.mask] = (struct tr_cqe){
+		.user_data = user_data, .res = id, .flags = flags };
+}
+
+static void tr_fire(struct tr_core *c, u32 id, struct tr_entry *e)
+{
+	if (!tr_pending_nr(c) && tr_cq_has_space(&c->cq)) {
+		tr_post(c, id, e);
+		return;
+	}
+	tr_add_pending(c, id, e);
+}
+
 /*
- * First occupied slot of level @lvl from the wheel time's slot on (the
- * others are empty: see the top of this file), or -1.
+ * First occupied slot of level @lvl from the wheel time's slot on,
+ * wrapping once (see the top of this file), or -1; *@tick gets the tick
+ * at which it starts.
  */
-static int tr_next_slot(const struct tr_core *c, unsigned int lvl)
+static int tr_next_slot(const struct tr_core *c, unsigned int lvl, u64 *tick)
 {
-	unsigned int pos = (c->elapsed >> (lvl * TR_LVL_BITS)) & TR_LVL_MASK;
+	u64 cur = c->elapsed >> (lvl * TR_LVL_BITS);
+	unsigned int pos = cur & TR_LVL_MASK, w0 = pos / 64, k, slot;
 	const u64 *occ = &c->occupied[lvl * TR_OCC_WORDS];
-	unsigned int w = pos / 64;
-	u64 bits = occ[w] & (~0ULL << (pos % 64));
+	u64 bits = occ[w0] & (~0ULL << (pos % 64));
 
-	while (!bits) {
-		if (++w == TR_OCC_WORDS)
+	for (k = 0; !bits; k++) {
+		if (k == TR_OCC_WORDS)
 			return -1;
-		bits = occ[w];
+		bits = occ[(w0 + k + 1) % TR_OCC_WORDS];
+		if (k + 1 == TR_OCC_WORDS)
+			bits &= ~(~0ULL << (pos % 64));
 	}
-	return w * 64 + __ffs64(bits);
+	slot = (w0 + k) % TR_OCC_WORDS * 64 + __ffs64(bits);
+	*tick = (cur + ((slot - pos) & TR_LVL_MASK)) << (lvl * TR_LVL_BITS);
+	return slot;
 }
 
-/* Tick at which slot @slot of level @lvl starts, in this rotation. */
-static u64 tr_slot_tick(const struct tr_core *c, unsigned int lvl,
-			unsigned int slot)
+/*
+ * The earliest tick at which a queue is due, U64_MAX if none, and in
+ * *@which that queue.
+ */
+static u64 tr_next_due(const struct tr_core *c, u16 *which)
 {
-	unsigned int shift = lvl * TR_LVL_BITS;
-	u64 base = c->elapsed & ~((1ULL << (shift + TR_LVL_BITS)) - 1);
-
-	return base + ((u64)slot << shift);
-}
-
-/* Earliest tick at which the wheel has work to do, U64_MAX if none. */
-u64 tr_next_tick(const struct tr_core *c)
-{
-	u64 best = U64_MAX;
+	u64 best = U64_MAX, t;
 	unsigned int lvl;
+	int slot;
 
-	if (c->draining != TR_L_NONE)
-		return c->elapsed;
+	*which = TR_L_NONE;
 	for (lvl = 0; lvl < TR_LEVELS; lvl++) {
-		int slot = tr_next_slot(c, lvl);
-
-		if (slot >= 0)
-			best = min(best, tr_slot_tick(c, lvl, slot));
-	}
-	if (c->single[TR_L_FAR - TR_NR_BUCKETS].head != TR_NIL) {
-		u64 t = (c->elapsed | TR_FAR_MASK) + 1;
-
-		if (t > c->elapsed && t < best)
+		slot = tr_next_slot(c, lvl, &t);
+		if (slot >= 0 && t < best) {
 			best = t;
+			*which = lvl * TR_LVL_SLOTS + slot;
+		}
+	}
+	if (c->q[TR_L_FAR].nr) {
+		t = (c->elapsed | TR_FAR_MASK) + 1;
+		if (t > c->elapsed && t < best) {
+			best = t;
+			*which = TR_L_FAR;
+		}
 	}
 	return best;
 }
 
-/* Pick the next list to drain if it is due by @now; move time to it. */
+/*
+ * Earliest tick at which the wheel has work to do, U64_MAX if none: a due
+ * queue, or cascades to spread (tr_precascade()).
+ */
+u64 tr_next_tick(const struct tr_core *c)
+{
+	unsigned int lvl;
+	u16 which;
+	u64 best;
+
+	if (c->draining != TR_L_NONE)
+		return c->elapsed;
+	best = tr_next_due(c, &which);
+	for (lvl = 1; lvl < TR_LEVELS; lvl++) {
+		unsigned int sh = lvl * TR_LVL_BITS;
+		u64 cur = c->elapsed >> sh;
+		const struct tr_queue *q = c->q + lvl * TR_LVL_SLOTS;
+
+		if (q[(cur + 1) & TR_LVL_MASK].nr > TR_PRECASCADE_MIN)
+			best = min(best, c->elapsed + 1);
+		else if (q[(cur + 2) & TR_LVL_MASK].nr > TR_PRECASCADE_MIN)
+			best = min(best, (cur + 1) << sh);
+	}
+	return best;
+}
+
+/* Pick the next queue to drain if it is due by @now; move time to it. */
 static bool tr_start_drain(struct tr_core *c, u64 now)
 {
-	u64 best = U64_MAX;
-	u16 which = TR_L_NONE;
-	unsigned int lvl;
+	u16 which;
+	u64 best = tr_next_due(c, &which);
 
-	for (lvl = 0; lvl < TR_LEVELS; lvl++) {
-		int slot = tr_next_slot(c, lvl);
-		u64 t;
-
-		if (slot < 0)
-			continue;
-		t = tr_slot_tick(c, lvl, slot);
-		if (t < best) {
-			best = t;
-			which = lvl * TR_LVL_SLOTS + slot;
-		}
-	}
-	if (tr_single(c, TR_L_FAR)->head != TR_NIL) {
-		u64 t = (c->elapsed | TR_FAR_MASK) + 1;
-
-		if (t > c->elapsed && t < best) {
-			best = t;
-			which = TR_L_FAR;
-		}
-	}
 	if (best > now)
 		return false;
-
 	c->elapsed = best;
 	c->draining = which;
 	if (which == TR_L_FAR) {
-		c->far_stop = tr_single(c, TR_L_FAR)->tail;
+		c->far_left = c->q[TR_L_FAR].nr;
 	} else {
-		c->occupied[which / 64] &= ~(1ULL << (which % 64));
-		lvl = which / TR_LVL_SLOTS;
-		if (lvl)
-			tr_trace_cascade(c, lvl, which % TR_LVL_SLOTS);
+		tr_occ_clear(c, which);
+		if (which >= TR_LVL_SLOTS)
+			tr_trace_cascade(c, which / TR_LVL_SLOTS,
+					 which % TR_LVL_SLOTS);
 	}
 	return true;
 }
 
 /*
- * Take up to @max entries from the lanes of bucket @b, side by side, into
- * the drain scratch; unlink them all. Returns how many.
+ * Pop up to @max refs from queue @w into the drain scratch, their entries
+ * prefetched all at once; keep the live ones (id, expiry), now off the
+ * queue. Returns how many are live; *@popped gets how many refs.
  */
-static u32 tr_take(struct tr_core *c, struct tr_bucket *b, u32 max)
+static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
 {
+	struct tr_queue *q = &c->q[w];
 	struct tr_drain *d = &c->drain;
-	u32 cur[TR_LANES], n = 0, live = 0, l;
+	u32 np = 0, n = 0, i;
 
-	for (l = 0; l < TR_LANES; l++) {
-		cur[l] = b->lane[l].head;
-		if (cur[l] != TR_NIL) {
-			prefetchw(tr_entry(c, cur[l]));
-			live |= 1U << l;
-		}
+	/* d->cid holds the refs' positions until the CQEs are formed */
+	while (np < max && q->nr) {
+		const struct tr_entry *e;
+
+		d->rid[np] = tr_q_pop(c, q, &d->cid[np]);
+		e = tr_entry(c, d->rid[np]);
+		prefetchw(e);
+		prefetchw((const u8 *)e + sizeof(*e) - 1);
+		np++;
 	}
-	/* one entry per live lane in turn: their misses overlap */
-	while (live && n < max) {
-		u32 round = live;
+	for (i = 0; i < np; i++) {
+		u32 id = d->rid[i];
+		const struct tr_entry *e = tr_entry(c, id);
 
-		do {
-			const struct tr_entry *e;
-			u32 id;
-
-			l = __ffs64(round);
-			round &= round - 1;
-			id = cur[l];
-			e = tr_entry(c, id);
-			d->id[n] = id;
-			d->exp[n] = e->expires;
-			n++;
-			cur[l] = e->next;
-			if (cur[l] == TR_NIL)
-				live &= ~(1U << l);
-			else
-				prefetchw(tr_entry(c, cur[l]));
-		} while (round && n < max);
-	}
-	for (l = 0; l < TR_LANES; l++) {
-		struct tr_list *ln = &b->lane[l];
-
-		if (ln->head == cur[l])
+		if (!tr_ref_live(e, w, d->cid[i]))
 			continue;
-		ln->head = cur[l];
-		if (cur[l] == TR_NIL)
-			ln->tail = TR_NIL;
-		else
-			tr_entry(c, cur[l])->prev = TR_NIL;
+		d->id[n] = id;
+		d->exp[n] = e->expires;
+		n++;
 	}
+	q->live -= n;
+	*popped = np;
 	return n;
 }
 
+/* Place the @n taken entries by the kernels' d->where, skipping due ones. */
+static void tr_place_taken(struct tr_core *c, u32 n)
+{
+	struct tr_drain *d = &c->drain;
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (d->where[i] != TR_L_PENDING)
+			tr_q_add(c, d->where[i], d->id[i],
+				 tr_entry(c, d->id[i]));
+}
+
 /*
- * One drain step of the bucket being drained: take up to @max entries,
- * fire the due ones, cascade the others. Returns how many were handled.
+ * One drain step of the bucket being drained: take up to @max refs, fire
+ * the due entries, cascade the others. Returns how many refs it popped.
  */
 static u32 tr_drain_step(struct tr_core *c, u32 max)
 {
 	struct tr_drain *d = &c->drain;
 	const struct tr_batch_impl *k;
-	u32 n, due, m, i, j;
+	u32 n, popped, due, m, j;
 
-	n = tr_take(c, &c->bucket[c->draining], max);
+	n = tr_take(c, c->draining, max, &popped);
 	if (!n)
-		return 0;
+		return popped;
 	k = tr_kern_begin(c, n);
 	due = k->scan_due(c->elapsed, d->exp, n, d->idx);
 	if (due < n) {
-		/* cascade: place relative to the new wheel time, then link */
+		/* cascade: place relative to the new wheel time */
 		k->place(c->elapsed, d->exp, n, d->where);
-		for (i = 0; i < n; i++) {
-			u32 t;
-
-			if (d->where[i] == TR_L_PENDING)
-				continue;
-			t = tr_list_of(c, d->where[i], d->id[i])->tail;
-			if (t != TR_NIL)
-				prefetchw(tr_entry(c, t));
-		}
-		for (i = 0; i < n; i++)
-			if (d->where[i] != TR_L_PENDING)
-				tr_place_at(c, d->id[i], tr_entry(c, d->id[i]),
-					    d->where[i]);
+		tr_place_taken(c, n);
 		c->st.cascades += n - due;
 	}
 
 	/* fire: straight into the ring while it has room and none pends */
-	m = c->pending_nr ? 0 : min(due, c->cq.space);
+	m = tr_pending_nr(c) ? 0 : min(due, c->cq.space);
 	for (j = 0; j < due; j++)
 		d->cid[j] = d->id[d->idx[j]];
 	if (m)
@@ -647,48 +719,103 @@ static u32 tr_drain_step(struct tr_core *c, u32 max)
 	for (j = m; j < due; j++)
 		tr_add_pending(c, d->cid[j], tr_entry(c, d->cid[j]));
 	tr_kern_end(k);
-	return n;
+	return popped;
 }
 
 /*
- * Run the wheel up to tick @now, handling at most *@budget entries.
- * Returns true when everything due by @now has been handled.
+ * Spread the cascades (see the top of this file): move the timers of the
+ * next slot of each level down, at most *@budget refs in all.
+ */
+static void tr_precascade(struct tr_core *c, u32 *budget)
+{
+	struct tr_drain *d = &c->drain;
+	unsigned int lvl;
+
+	for (lvl = 1; lvl < TR_LEVELS && *budget; lvl++) {
+		unsigned int sh = lvl * TR_LVL_BITS;
+		u64 cur = c->elapsed >> sh;
+		u16 w = lvl * TR_LVL_SLOTS + ((cur + 1) & TR_LVL_MASK);
+		struct tr_queue *q = &c->q[w];
+		u64 left = ((cur + 1) << sh) - c->elapsed;
+		u64 quota;
+
+		if (!q->nr)
+			continue;
+		quota = max_t(u64, TR_PRECASCADE_MIN,
+			      div64_u64(2ULL * q->nr + left - 1, left));
+		quota = min_t(u64, quota, *budget);
+		while (quota && q->nr) {
+			const struct tr_batch_impl *k;
+			u32 popped, n;
+
+			n = tr_take(c, w, min_t(u64, quota, TR_DRAIN_BATCH),
+				    &popped);
+			quota -= popped;
+			*budget -= popped;
+			if (!n)
+				continue;
+			k = tr_kern_begin(c, n);
+			k->place(c->elapsed, d->exp, n, d->where);
+			tr_place_taken(c, n);
+			tr_kern_end(k);
+			c->st.cascades += n;
+		}
+		if (!q->live)
+			tr_q_drop(c, w);
+	}
+}
+
+/* One step of the far queue, rarely drained: fire or re-place. */
+static void tr_far_step(struct tr_core *c, u32 *budget)
+{
+	struct tr_drain *d = &c->drain;
+	u32 popped, n, i;
+
+	n = tr_take(c, TR_L_FAR, min3(*budget, c->far_left,
+				      (u32)TR_DRAIN_BATCH), &popped);
+	c->far_left -= popped;
+	*budget -= popped;
+	for (i = 0; i < n; i++) {
+		struct tr_entry *e = tr_entry(c, d->id[i]);
+
+		if (e->expires <= c->elapsed) {
+			tr_fire(c, d->id[i], e);
+		} else {
+			tr_place(c, d->id[i], e);
+			c->st.cascades++;
+		}
+	}
+}
+
+/*
+ * Run the wheel up to tick @now, handling at most *@budget refs, then
+ * spread cascades with what is left of it. Returns true when everything
+ * due by @now has been handled.
  */
 bool tr_advance(struct tr_core *c, u64 now, u32 *budget)
 {
-	while (*budget) {
-		struct tr_entry *e;
-		u32 id;
+	u16 which;
 
+	while (*budget) {
 		if (c->draining == TR_L_NONE && !tr_start_drain(c, now)) {
 			if (now > c->elapsed)
 				c->elapsed = now;
+			tr_precascade(c, budget);
 			return true;
 		}
-		if (c->draining != TR_L_FAR) {
-			*budget -= tr_drain_step(c, min_t(u32, *budget,
-							  TR_DRAIN_BATCH));
-			if (tr_bucket_empty(&c->bucket[c->draining]))
+		if (c->draining == TR_L_FAR) {
+			if (c->far_left)
+				tr_far_step(c, budget);
+			if (!c->far_left)
 				c->draining = TR_L_NONE;
 			continue;
 		}
-		/* the far list, rarely drained: entry by entry */
-		if (c->far_stop == TR_NIL) {
+		*budget -= tr_drain_step(c, min_t(u32, *budget,
+						  TR_DRAIN_BATCH));
+		if (!c->q[c->draining].nr)
 			c->draining = TR_L_NONE;
-			continue;
-		}
-		id = tr_single(c, TR_L_FAR)->head;
-		e = tr_entry(c, id);
-		tr_list_del(c, id, e);
-		if (e->expires <= c->elapsed) {
-			tr_fire(c, id, e);
-		} else {
-			tr_place(c, id, e);
-			c->st.cascades++;
-		}
-		(*budget)--;
 	}
-	return c->draining == TR_L_NONE && tr_next_tick(c) > now;
+	return c->draining == TR_L_NONE && tr_next_due(c, &which) > now;
 }
 
 /*
@@ -697,35 +824,25 @@ bool tr_advance(struct tr_core *c, u64 now, u32 *budget)
  */
 bool tr_flush(struct tr_core *c, u32 *budget)
 {
-	struct tr_list *l = tr_single(c, TR_L_PENDING);
+	struct tr_queue *q = &c->q[TR_L_PENDING];
 	struct tr_drain *d = &c->drain;
 
-	while (c->pending_nr && tr_cq_has_space(&c->cq) && *budget) {
-		u32 max = min_t(u32, min(*budget, c->cq.space),
-				 TR_DRAIN_BATCH);
+	while (q->live && tr_cq_has_space(&c->cq) && *budget) {
+		u32 max = min3(*budget, c->cq.space, (u32)TR_DRAIN_BATCH);
 		const struct tr_batch_impl *k;
-		u32 id = l->head, m = 0;
+		u32 popped, m, j;
 
-		/* unlink up to max entries from the head */
-		while (id != TR_NIL && m < max) {
-			const struct tr_entry *e = tr_entry(c, id);
-
-			d->cid[m++] = id;
-			id = e->next;
-			if (id != TR_NIL)
-				prefetchw(tr_entry(c, id));
-		}
-		l->head = id;
-		if (id == TR_NIL)
-			l->tail = TR_NIL;
-		else
-			tr_entry(c, id)->prev = TR_NIL;
-		c->pending_nr -= m;
-		*budget -= m;
-
+		m = tr_take(c, TR_L_PENDING, max, &popped);
+		*budget -= popped;
+		if (!m)
+			continue;
+		for (j = 0; j < m; j++)
+			d->cid[j] = d->id[j];
 		k = tr_kern_begin(c, m);
 		tr_post_batch(c, k, m);
 		tr_kern_end(k);
 	}
-	return !c->pending_nr;
+	if (!q->live && q->nr)
+		tr_q_drop(c, TR_L_PENDING);
+	return !q->live;
 }

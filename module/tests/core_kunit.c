@@ -15,7 +15,9 @@
 #include "../wheel.c"
 #include "../table.c"
 #include "../cq.c"
+#include "../pass.c"
 #include "../batch.c"
+#include "kt_pool.h"
 
 #define KT_RES_NS	1000000ULL
 
@@ -25,8 +27,12 @@ struct kt {
 	u32 head;		/* consumer position */
 };
 
-static struct kt *kt_new(struct kunit *test, u32 max_ids, u32 cq_entries,
-			 u64 now_tick)
+/*
+ * A core of @max_ids ids at tick @now_tick, ticks of @res_ns: 1 for the
+ * tests that go near 2^50 ticks, whose clock in ns must not wrap.
+ */
+static struct kt *kt_new_res(struct kunit *test, u32 max_ids, u32 cq_entries,
+			     u64 now_tick, u64 res_ns)
 {
 	struct kt *k = kunit_kzalloc(test, sizeof(*k), GFP_KERNEL);
 	u32 nr = DIV_ROUND_UP(max_ids, TR_CHUNK_IDS);
@@ -40,7 +46,9 @@ static struct kt *kt_new(struct kunit *test, u32 max_ids, u32 cq_entries,
 	ival = kunit_kcalloc(test, nr, sizeof(*ival), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, dir);
 	KUNIT_ASSERT_NOT_NULL(test, ival);
-	tr_core_init(&k->c, max_ids, KT_RES_NS, now_tick, dir, ival);
+	tr_core_init(&k->c, max_ids, res_ns, now_tick, dir, ival,
+		     kt_pool_dir(test, max_ids));
+	kt_pool_fill(test, &k->c, 4096);
 	tr_cq_layout(cq_entries, &off, &sz);
 	k->ring = kunit_kzalloc(test, sz, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, k->ring);
@@ -48,10 +56,17 @@ static struct kt *kt_new(struct kunit *test, u32 max_ids, u32 cq_entries,
 	return k;
 }
 
+static struct kt *kt_new(struct kunit *test, u32 max_ids, u32 cq_entries,
+			 u64 now_tick)
+{
+	return kt_new_res(test, max_ids, cq_entries, now_tick, KT_RES_NS);
+}
+
 static void kt_back(struct kunit *test, struct kt *k, u32 id, bool periodic)
 {
 	u32 ci = id >> TR_CHUNK_SHIFT;
 
+	kt_pool_fill(test, &k->c, 4096);
 	if (!k->c.chunk[ci]) {
 		void *mem = kunit_kzalloc(test, TR_CHUNK_IDS *
 					  sizeof(struct tr_entry), GFP_KERNEL);
@@ -73,8 +88,8 @@ static int kt_arm(struct kunit *test, struct kt *k, u32 id, u64 tick,
 		  u64 ud, u64 ival, u8 flags)
 {
 	struct tr_period per = {
-		.ival_ns = ival * KT_RES_NS,
-		.due_ns = tick * KT_RES_NS,
+		.ival_ns = ival * k->c.res_ns,
+		.due_ns = tick * k->c.res_ns,
 	};
 
 	kt_back(test, k, id, ival);
@@ -86,12 +101,9 @@ static u32 kt_run(struct kt *k, u64 now)
 {
 	u32 budget = U32_MAX;
 
-	tr_set_now(&k->c, now * KT_RES_NS);
-	tr_cq_begin(&k->c.cq);
-	tr_flush(&k->c, &budget);
-	tr_advance(&k->c, now, &budget);
-	tr_flush(&k->c, &budget);
-	return tr_cq_end(&k->c.cq, k->c.pending_nr);
+	tr_pass_begin(&k->c, now * k->c.res_ns);
+	tr_pass_expire(&k->c, &budget);
+	return tr_pass_end(&k->c);
 }
 
 /* The consumer side of the ring, with the barriers userspace uses. */
@@ -115,7 +127,7 @@ static bool kt_pop(struct kt *k, struct tr_cqe *out)
  */
 static void kt_check_fires_at(struct kunit *test, u64 start, u64 d)
 {
-	struct kt *k = kt_new(test, 256, 64, start);
+	struct kt *k = kt_new_res(test, 256, 64, start, 1);
 	u64 want = start + d, now = start;
 	struct tr_cqe cqe;
 	int steps = 0;
@@ -223,8 +235,8 @@ static void tr_test_never_early(struct kunit *test)
 static void tr_test_far_wrap(struct kunit *test)
 {
 	u64 start = (1ULL << 48) - 10;
-	struct kt *k = kt_new(test, 256, 64, start);
-	u64 far = (1ULL << 49) - 5;
+	struct kt *k = kt_new_res(test, 256, 64, start, 1);
+	u64 far = (3ULL << 48) - 5;	/* 2 level-5 rotations ahead */
 	struct tr_cqe cqe;
 	u64 now;
 
@@ -268,9 +280,11 @@ static void tr_test_table_chunks(struct kunit *test)
 	KUNIT_EXPECT_GE(test, kt_arm(test, k, (1U << 20) - 1, 10, 0, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, k->c.chunks_present, 3U);
 	KUNIT_EXPECT_NULL(test, tr_entry_get(&k->c, 129 + TR_CHUNK_IDS));
-	KUNIT_EXPECT_EQ(test, sizeof(struct tr_entry), 32UL);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tr_entry), 24UL);
 	KUNIT_EXPECT_EQ(test, tr_table_bytes(&k->c),
-			(size_t)k->c.nr_chunks * 16 + 3 * 4096);
+			(size_t)k->c.nr_chunks * 16 + 3 * 3072 +
+			(size_t)tr_pool_pages_max(1U << 20) * 8 +
+			(size_t)k->c.blk_nr / TR_BLK_PAGE_BLOCKS * 4096);
 }
 
 /*
@@ -289,7 +303,7 @@ static void tr_test_overflow_order(struct kunit *test)
 		KUNIT_ASSERT_GE(test, kt_arm(test, k, i, 101 + i, i * 3, 0, 0),
 				0);
 	kt_run(k, 101 + n);
-	KUNIT_EXPECT_EQ(test, k->c.pending_nr, n - 64);
+	KUNIT_EXPECT_EQ(test, tr_pending_nr(&k->c), n - 64);
 	KUNIT_EXPECT_EQ(test, *k->c.cq.kflags, TIMERRING_KFLAG_CQ_OVERFLOW);
 	KUNIT_EXPECT_EQ(test, *k->c.cq.koverflow_pending, n - 64);
 	KUNIT_EXPECT_EQ(test, k->c.st.overflowed_total, (u64)(n - 64));
@@ -312,7 +326,7 @@ static void tr_test_overflow_order(struct kunit *test)
 		if (expect == 600)
 			expect++;
 	}
-	KUNIT_EXPECT_EQ(test, k->c.pending_nr, 0U);
+	KUNIT_EXPECT_EQ(test, tr_pending_nr(&k->c), 0U);
 	KUNIT_EXPECT_EQ(test, *k->c.cq.kflags, 0U);
 	KUNIT_EXPECT_EQ(test, k->c.armed, 0U);
 	KUNIT_EXPECT_FALSE(test, kt_pop(k, &cqe));
@@ -327,7 +341,7 @@ static void tr_test_garbage_head(struct kunit *test)
 	KUNIT_ASSERT_GE(test, kt_arm(test, k, 1, 1, 0, 0, 0), 0);
 	WRITE_ONCE(*k->c.cq.khead, 0x80000000U);
 	kt_run(k, 5);
-	KUNIT_EXPECT_EQ(test, k->c.pending_nr, 1U);
+	KUNIT_EXPECT_EQ(test, tr_pending_nr(&k->c), 1U);
 	KUNIT_EXPECT_EQ(test, k->c.cq.tail, 0U);
 	WRITE_ONCE(*k->c.cq.khead, 0);
 	kt_run(k, 5);
@@ -447,9 +461,9 @@ static void tr_test_cancel_all(struct kunit *test)
 	tr_set_now(&k->c, 5 * KT_RES_NS);
 	tr_cq_begin(&k->c.cq);
 	tr_advance(&k->c, 5, &budget);
-	tr_cq_end(&k->c.cq, k->c.pending_nr);
+	tr_cq_end(&k->c.cq, tr_pending_nr(&k->c));
 	KUNIT_EXPECT_EQ(test, k->c.draining, 5);
-	KUNIT_EXPECT_EQ(test, k->c.pending_nr, 6U);
+	KUNIT_EXPECT_EQ(test, tr_pending_nr(&k->c), 6U);
 	KUNIT_EXPECT_EQ(test, k->c.armed, 36U + 51U);
 
 	do {
@@ -459,7 +473,7 @@ static void tr_test_cancel_all(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, n, 87U);
 	KUNIT_EXPECT_EQ(test, calls, 87U / 7 + 1);
 	KUNIT_EXPECT_EQ(test, k->c.armed, 0U);
-	KUNIT_EXPECT_EQ(test, k->c.pending_nr, 0U);
+	KUNIT_EXPECT_EQ(test, tr_pending_nr(&k->c), 0U);
 	KUNIT_EXPECT_EQ(test, tr_next_tick(&k->c), U64_MAX);
 	KUNIT_EXPECT_EQ(test, tr_cancel(&k->c, 1000), -ENOENT);
 	/* nothing cancelled fires, and the ids can be armed again */

@@ -24,7 +24,8 @@
 
 #include "../simd_run.h"
 
-#include "simd_gen.h"
+#include "../simd_gen.h"
+#include "kt_pool.h"
 
 static const u32 sk_impls[] = {
 	TIMERRING_IMPL_SCALAR, TIMERRING_IMPL_AVX2, TIMERRING_IMPL_AVX512,
@@ -298,7 +299,8 @@ static struct sk_core *sk_core_new(struct kunit *test,
 
 	KUNIT_ASSERT_NOT_NULL(test, k);
 	tr_core_init(&k->c, SK_DCHUNKS * TR_CHUNK_IDS, SK_RES_NS, SK_START,
-		     k->dir, k->ival);
+		     k->dir, k->ival, kt_pool_dir(test, SK_DCHUNKS * TR_CHUNK_IDS));
+	kt_pool_fill(test, &k->c, 4 * SK_DCHUNKS * TR_CHUNK_IDS);
 	for (i = 0; i < SK_DCHUNKS; i++) {
 		void *e = kunit_kzalloc(test, TR_CHUNK_IDS *
 					sizeof(struct tr_entry), GFP_KERNEL);
@@ -320,12 +322,9 @@ static struct sk_core *sk_core_new(struct kunit *test,
 
 static void sk_core_pass(struct sk_core *k, u64 now, u32 budget)
 {
-	tr_set_now(&k->c, now * SK_RES_NS);
-	tr_cq_begin(&k->c.cq);
-	tr_flush(&k->c, &budget);
-	tr_advance(&k->c, now, &budget);
-	tr_flush(&k->c, &budget);
-	tr_cq_end(&k->c.cq, k->c.pending_nr);
+	tr_pass_begin(&k->c, now * SK_RES_NS);
+	tr_pass_expire(&k->c, &budget);
+	tr_pass_end(&k->c);
 }
 
 /* Consume up to @n CQEs of both cores; they must be the same. */
@@ -408,7 +407,7 @@ static void sk_test_drain(struct kunit *test)
 		simd_steps += b->c.kern_last == im->impl;
 		sk_core_consume(test, a, b, rnd_below(300));
 		KUNIT_ASSERT_EQ(test, a->c.armed, b->c.armed);
-		KUNIT_ASSERT_EQ(test, a->c.pending_nr, b->c.pending_nr);
+		KUNIT_ASSERT_EQ(test, tr_pending_nr(&a->c), tr_pending_nr(&b->c));
 		KUNIT_ASSERT_EQ(test, a->c.elapsed, b->c.elapsed);
 		KUNIT_ASSERT_EQ(test, a->c.draining, b->c.draining);
 		KUNIT_ASSERT_EQ(test, a->c.cq.tail, b->c.cq.tail);

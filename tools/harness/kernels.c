@@ -16,6 +16,7 @@
 #include "core.h"
 #include "batch.h"
 #include "tr_impls.h"
+#include "simd_gen.h"
 
 #define ULL(x)	((unsigned long long)(x))
 
@@ -246,7 +247,8 @@ static int run_case(struct bytes *b, char *msg, size_t len)
 		return -1;
 
 	r = next64(b);
-	elapsed = (r & 1) ? next64(b) : (r >> 8);
+	/* the place contract: any wheel time below 2^62 */
+	elapsed = ((r & 1) ? next64(b) : (r >> 8)) >> 2;
 	now = (r & 2) ? elapsed : elapsed + ((r >> 4) & 0xff) - 0x80;
 	n = (r >> 16) % (TR_BATCH_CHUNK + 1);
 	for (i = 0; i < n; i++) {
@@ -354,6 +356,45 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	return 0;
 }
 #else
+/*
+ * The batches of simd_gen.h, which the KUnit suite and simd.c's load-time
+ * self-test also run: random and edge ops in chunks cut in two ranges (as
+ * a caller cutting FPU sections does), and expiries around every level's
+ * bounds. Returns the rounds passed.
+ */
+static u64 run_gen(u64 seed, u32 rounds, char *msg, size_t len)
+{
+	static struct timerring_op ops[TR_BATCH_CHUNK];
+	static u64 exp[TR_BATCH_CHUNK];
+	struct tr_prep p;
+	u32 k, i, n, cut;
+
+	tr_rand_seed(seed);
+	for (k = 0; k < rounds; k++) {
+		u64 el;
+
+		gen_prep(&p);
+		n = 1 + rnd_below(TR_BATCH_CHUNK);
+		for (i = 0; i < TR_BATCH_CHUNK; i++) {
+			if (k & 1)
+				gen_edge_op(&p, k * TR_BATCH_CHUNK + i, &ops[i]);
+			else
+				gen_op(&p, &ops[i]);
+		}
+		cut = rnd_below(n + 1);
+		if (check_prep(&p, ops, 0, cut, msg, len) ||
+		    check_prep(&p, ops, cut, n, msg, len))
+			return k;
+		el = edge_el();
+		for (i = 0; i < n; i++)
+			exp[i] = edge_tick(el);
+		if (check_place_scan(exp, n, el, el + rnd_below(3) - 1, msg,
+				     len))
+			return k;
+	}
+	return k;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long long iters = 20000, seed = 1, i;
@@ -368,7 +409,7 @@ int main(int argc, char **argv)
 			seed = strtoull(optarg, NULL, 0);
 	}
 	find_impls();
-	printf("TAP version 13\n1..%u\n", nimpls + 1);
+	printf("TAP version 13\n1..%u\n", nimpls + 2);
 	printf("# kernels:");
 	for (i = 0; i < nimpls; i++)
 		printf(" %s", impls[i]->name);
@@ -397,6 +438,16 @@ int main(int argc, char **argv)
 			printf("ok %d - %s kernels vs reference (%llu cases)\n",
 			       n, impls[opt]->name, i);
 		}
+	}
+	n++;
+	i = run_gen(seed, iters, msg, sizeof(msg));
+	if (i < iters) {
+		printf("not ok %d - simd_gen.h batches (round %llu)\n# %s\n", n,
+		       i, msg);
+		failed++;
+	} else {
+		printf("ok %d - simd_gen.h batches, every kernel (%llu "
+		       "rounds)\n", n, i);
 	}
 	printf("# %d passed, %d failed\n", n - failed, failed);
 	return failed ? 1 : 0;

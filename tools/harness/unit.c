@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include "core.h"
 #include "batch.h"
+#include "pool.h"
 
 #define ULL(x)		((unsigned long long)(x))
 #define FAR_MASK	((1ULL << TR_WHEEL_BITS) - 1)
@@ -49,7 +50,9 @@ struct fx {
 	u32 head;
 };
 
-static struct fx *fx_new(u32 max_ids, u64 res_ns, u64 now_tick, u32 entries)
+/* A core whose ref pool has no page yet. */
+static struct fx *fx_new_bare(u32 max_ids, u64 res_ns, u64 now_tick,
+			      u32 entries)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	u32 n = DIV_ROUND_UP(max_ids, TR_CHUNK_IDS);
@@ -62,10 +65,19 @@ static struct fx *fx_new(u32 max_ids, u64 res_ns, u64 now_tick, u32 entries)
 	f->ring = calloc(1, size);
 	if (!f->dir || !f->ivdir || !f->ring)
 		abort();
-	tr_core_init(&f->c, max_ids, res_ns, now_tick, f->dir, f->ivdir);
+	tr_core_init(&f->c, max_ids, res_ns, now_tick, f->dir, f->ivdir,
+		     pool_dir(max_ids));
 	tr_cq_init(&f->c.cq, f->ring, entries, &off);
 	f->cqes = (struct tr_cqe *)(f->ring + off.cqes);
 	f->entries = entries;
+	return f;
+}
+
+static struct fx *fx_new(u32 max_ids, u64 res_ns, u64 now_tick, u32 entries)
+{
+	struct fx *f = fx_new_bare(max_ids, res_ns, now_tick, entries);
+
+	pool_fill(&f->c, 4096);
 	return f;
 }
 
@@ -79,6 +91,7 @@ static void fx_free(struct fx *f)
 	}
 	free(f->dir);
 	free(f->ivdir);
+	pool_free(&f->c);
 	free(f->ring);
 	free(f);
 }
@@ -87,8 +100,10 @@ static void fx_install(struct fx *f, u32 id, bool ival)
 {
 	u32 ci = id >> TR_CHUNK_SHIFT;
 
+	pool_fill(&f->c, 4096);
 	if (!f->dir[ci])
-		tr_table_install(&f->c, ci, aligned_alloc(4096, 4096));
+		tr_table_install(&f->c, ci, aligned_alloc(64, TR_CHUNK_IDS *
+						       sizeof(struct tr_entry)));
 	if (ival && !f->ivdir[ci])
 		tr_table_install_ival(&f->c, ci, malloc(TR_CHUNK_IDS *
 						  sizeof(struct tr_period)));
@@ -121,7 +136,7 @@ static u32 fx_pass(struct fx *f, u64 tick)
 	tr_flush(&f->c, &budget);
 	T_ASSERT(tr_advance(&f->c, tick, &budget), "advance not done");
 	tr_flush(&f->c, &budget);
-	return tr_cq_end(&f->c.cq, f->c.pending_nr);
+	return tr_cq_end(&f->c.cq, tr_pending_nr(&f->c));
 }
 
 /* Consume up to @max CQEs into @out; returns how many. */
@@ -165,11 +180,15 @@ static u64 fx_run_until_fired(struct fx *f, u32 id, u64 limit)
 	return U64_MAX;
 }
 
+/* The level of E at wheel time W: wheel.c's rule, or TR_LEVELS if far. */
 static unsigned int level_of(u64 exp, u64 w)
 {
-	u64 x = exp ^ w;
+	unsigned int l;
 
-	return (fls64(x) - 1) / TR_LVL_BITS;
+	for (l = 0; l < TR_LEVELS; l++)
+		if ((exp >> (8 * l + 8)) <= (w >> (8 * l + 8)) + 1)
+			break;
+	return l;
 }
 
 /* ------------------------------------------------------------------ */
@@ -207,7 +226,7 @@ static void test_levels(void)
 					 "arm");
 				e = tr_entry(&f->c, 7);
 				lvl = level_of(exp, w);
-				if ((exp ^ w) >> TR_WHEEL_BITS)
+				if (lvl == TR_LEVELS)
 					T_ASSERT(e->where == TR_L_FAR,
 						 "W %llu E %llu where %u",
 						 ULL(w), ULL(exp), e->where);
@@ -288,7 +307,7 @@ static void test_far(void)
 
 		for (i = 0; i < ARRAY_SIZE(offs); i++) {
 			struct fx *f = fx_new(256, 1000, w, 64);
-			u64 e1 = b + offs[i], e2 = b + (1ULL << 48) + offs[i];
+			u64 e1 = b + offs[i], e2 = b + (2ULL << 48) + offs[i];
 
 			fx_arm(f, 1, e1, 1, 0, 0);
 			fx_arm(f, 2, e2, 2, 0, 0);
@@ -356,7 +375,7 @@ static void test_periodic(void)
 	T_ASSERT(fx_pass(f, 120) == 1, "second period");
 	/* ring full: the 130 expiry waits, 140 and 150 are missed */
 	T_ASSERT(fx_pass(f, 155) == 0, "posted into a full ring");
-	T_ASSERT(f->c.pending_nr == 1 &&
+	T_ASSERT(tr_pending_nr(&f->c) == 1 &&
 		 *f->c.cq.kflags == TIMERRING_KFLAG_CQ_OVERFLOW &&
 		 *f->c.cq.koverflow_pending == 1, "overflow not flagged");
 	fx_consume(f, &cqe, 1);
@@ -397,7 +416,10 @@ static void test_table(void)
 {
 	u32 max_ids = 1U << 24, id = 5000000, i;
 	struct fx *f = fx_new(max_ids, 1000000, 0, 64);
-	size_t dirb = (size_t)(max_ids / TR_CHUNK_IDS) * 2 * sizeof(void *);
+	size_t dirb = (size_t)(max_ids / TR_CHUNK_IDS) * 2 * sizeof(void *) +
+		      tr_pool_pages_max(max_ids) * sizeof(void *) +
+		      (size_t)(f->c.blk_nr / TR_BLK_PAGE_BLOCKS) * 4096;
+	size_t chb = TR_CHUNK_IDS * sizeof(struct tr_entry);
 	u32 budget, cancelled;
 	struct tr_period per;
 	int r;
@@ -413,7 +435,7 @@ static void test_table(void)
 	T_ASSERT(tr_cancel_all(&f->c, &budget, &cancelled) && !cancelled &&
 		 budget == 1000, "cancel all, nothing armed");
 	fx_install(f, id, false);
-	T_ASSERT(tr_table_bytes(&f->c) == dirb + 4096, "one chunk %zu",
+	T_ASSERT(tr_table_bytes(&f->c) == dirb + chb, "one chunk %zu",
 		 tr_table_bytes(&f->c));
 	T_ASSERT(f->c.chunks_present == 1, "chunks %u", f->c.chunks_present);
 	T_ASSERT(tr_entry_get(&f->c, id) && !tr_entry_get(&f->c, id + 128) &&
@@ -421,7 +443,7 @@ static void test_table(void)
 	T_ASSERT(tr_entry_get(&f->c, (id & ~TR_CHUNK_MASK) + 127) ==
 		 tr_entry_get(&f->c, id & ~TR_CHUNK_MASK) + 127,
 		 "ids of a chunk not contiguous");
-	T_ASSERT(sizeof(struct tr_entry) == 32, "entry %zu bytes",
+	T_ASSERT(sizeof(struct tr_entry) == 24, "entry %zu bytes",
 		 sizeof(struct tr_entry));
 	T_ASSERT(tr_arm(&f->c, id, 10, 0, NULL, 0) == 1, "arm");
 	T_ASSERT(tr_arm(&f->c, id, 10, 0, NULL, 0) == -EEXIST, "arm twice");
@@ -433,7 +455,7 @@ static void test_table(void)
 		 "periodic modify without interval array");
 	T_ASSERT(f->c.armed == 1, "armed %u", f->c.armed);
 	fx_install(f, id, true);
-	T_ASSERT(tr_table_bytes(&f->c) == dirb + 4096 + 2048, "ival %zu",
+	T_ASSERT(tr_table_bytes(&f->c) == dirb + chb + 2048, "ival %zu",
 		 tr_table_bytes(&f->c));
 	T_ASSERT(tr_modify(&f->c, id, 20, 0, fx_period(f, 20, 5, &per), 0) ==
 		 (2 | TIMERRING_RES_REARMED), "modify");
@@ -474,16 +496,16 @@ static void test_overflow(void)
 		fx_arm(f, ids[i], i < 6 ? 50 : 51, 1000 + i, 0, 0);
 	fx_arm(f, 5, 49, 999, 0, 0);
 	T_ASSERT(fx_pass(f, 60) == 4, "ring of 4");
-	T_ASSERT(f->c.pending_nr == 7 && *f->c.cq.koverflow_pending == 7 &&
+	T_ASSERT(tr_pending_nr(&f->c) == 7 && *f->c.cq.koverflow_pending == 7 &&
 		 *f->c.cq.kflags == TIMERRING_KFLAG_CQ_OVERFLOW,
-		 "pending %u", f->c.pending_nr);
+		 "pending %u", tr_pending_nr(&f->c));
 	T_ASSERT(f->c.st.overflowed_total == 7, "overflowed %llu",
 		 ULL(f->c.st.overflowed_total));
 	T_ASSERT(tr_arm(&f->c, 70, 5, 0, NULL, 0) == -EEXIST, "arm pending");
 	T_ASSERT(tr_cancel(&f->c, ids[5]) == 0, "cancel pending");
 	T_ASSERT(tr_modify(&f->c, ids[7], 1000, 0, NULL, 0) ==
 		 (2 | TIMERRING_RES_REARMED), "modify pending");
-	T_ASSERT(f->c.pending_nr == 5, "pending %u", f->c.pending_nr);
+	T_ASSERT(tr_pending_nr(&f->c) == 5, "pending %u", tr_pending_nr(&f->c));
 	fx_free(f);
 
 	/* drain by a slow consumer; one armed in the past queues last */
@@ -513,7 +535,7 @@ static void test_overflow(void)
 			T_ASSERT(got[i] == want[i], "CQE %u is %u, want %u",
 				 i, got[i], want[i]);
 	}
-	T_ASSERT(f->c.pending_nr == 0 && *f->c.cq.kflags == 0 &&
+	T_ASSERT(tr_pending_nr(&f->c) == 0 && *f->c.cq.kflags == 0 &&
 		 *f->c.cq.koverflow_pending == 0, "overflow not cleared");
 	fx_free(f);
 }
@@ -533,7 +555,7 @@ static void test_cq_head(void)
 		fx_arm(f, i, 5, i, 0, 0);
 	WRITE_ONCE(*f->c.cq.khead, 100);
 	T_ASSERT(fx_pass(f, 5) == 0, "posted past a bad head");
-	T_ASSERT(f->c.pending_nr == 4, "pending %u", f->c.pending_nr);
+	T_ASSERT(tr_pending_nr(&f->c) == 4, "pending %u", tr_pending_nr(&f->c));
 	WRITE_ONCE(*f->c.cq.khead, (u32)-9);
 	T_ASSERT(fx_pass(f, 5) == 0, "posted past a bad head");
 	WRITE_ONCE(*f->c.cq.khead, 0);
@@ -691,51 +713,97 @@ static void test_ticks(void)
 }
 
 /*
- * Many timers of one tick: each fires once, and those of one lane
- * (tr_lane_of()) in arming order; modify moves one to its lane's end.
+ * Many timers of one tick: each fires once, in arming order; a MODIFY to
+ * the same tick keeps its place, one that leaves the slot and comes back
+ * goes to the end.
  */
 static void test_same_tick_fifo(void)
 {
 	struct fx *f = fx_new(1024, 1000, 1000, 1024);
-	u64 last[TR_LANES] = { 0 };
-	u8 seen[501] = { 0 };
+	const u64 t = 1000 + 4100;
 	struct tr_cqe out[600];
 	u32 i, n;
 
 	for (i = 0; i < 500; i++)
-		fx_arm(f, (i * 37) % 1000, 1000 + 4100, i, 0, 0);
-	tr_modify(&f->c, 0, 1000 + 4100, 500, NULL, 0);
-	n = fx_pass(f, 1000 + 4100);
+		fx_arm(f, (i * 37) % 1000, t, i, 0, 0);
+	T_ASSERT(tr_modify(&f->c, 0, t, 500, NULL, 0) >= 0, "modify");
+	T_ASSERT(tr_modify(&f->c, 37, t + 600, 1, NULL, 0) >= 0, "modify");
+	T_ASSERT(tr_modify(&f->c, 37, t, 501, NULL, 0) >= 0, "modify");
+	n = fx_pass(f, t);
 	T_ASSERT(n == 500, "%u fired", n);
 	n = fx_consume(f, out, 600);
 	T_ASSERT(n == 500, "%u CQEs", n);
 	for (i = 0; i < n; i++) {
-		u64 ud = out[i].user_data;
-		u32 lane = tr_lane_of(out[i].res);
+		u64 want = i == 0 ? 500 : i == 499 ? 501 : i + 1;
+		u32 id = want == 500 ? 0 : want == 501 ? 37 : (want * 37) % 1000;
 
-		T_ASSERT(ud >= 1 && ud <= 500 && !seen[ud], "CQE %u is %llu",
-			 i, ULL(ud));
-		seen[ud] = 1;
-		T_ASSERT((u32)out[i].res == (ud == 500 ? 0 : (ud * 37) % 1000),
-			 "CQE %u: id %d, user_data %llu", i, out[i].res,
-			 ULL(ud));
-		T_ASSERT(ud > last[lane], "lane %u: %llu after %llu", lane,
-			 ULL(ud), ULL(last[lane]));
-		last[lane] = ud;
+		T_ASSERT(out[i].user_data == want && (u32)out[i].res == id,
+			 "CQE %u: id %d, user_data %llu, want %u, %llu", i,
+			 out[i].res, ULL(out[i].user_data), id, ULL(want));
 	}
+	fx_free(f);
+}
+
+/*
+ * Stale refs stay bounded whatever the churn: a timer moved back and forth
+ * between two slots, and one armed and cancelled, 20000 times each, next
+ * to two timers that stay; then each fires once at its tick. And a pool
+ * with no room refuses an ARM with ENOMEM, changing nothing.
+ */
+static void test_churn(void)
+{
+	struct fx *f = fx_new(256, 1000, 1000, 64);
+	const u64 t = 1000 + 300, t2 = 1000 + 900;
+	struct tr_cqe out[8];
+	u32 i, n, maxrefs = 0;
+
+	fx_arm(f, 1, t, 1, 0, 0);
+	fx_arm(f, 2, t, 2, 0, 0);
+	fx_arm(f, 3, t, 3, 0, 0);
+	for (i = 0; i < 20000; i++) {
+		T_ASSERT(tr_modify(&f->c, 3, i & 1 ? t : t2, 3, NULL, 0) >= 0,
+			 "modify %u", i);
+		T_ASSERT(tr_arm(&f->c, 4, t, 4, NULL, 0) >= 0, "arm %u", i);
+		T_ASSERT(tr_cancel(&f->c, 4) == 0, "cancel %u", i);
+		maxrefs = max(maxrefs, f->c.refs);
+	}
+	/* 3 live timers: at most 4 refs each plus 64 per queue, and a step */
+	T_ASSERT(maxrefs <= 4 * 3 + 2 * 64 + 16, "%u refs for 3 timers",
+		 maxrefs);
+	T_ASSERT(f->c.armed == 3, "armed %u", f->c.armed);
+	n = 0;
+	while (f->c.armed)
+		n += fx_pass(f, tr_next_tick(&f->c));
+	T_ASSERT(n == 3 && f->c.elapsed == t, "%u fired, last at %llu", n,
+		 ULL(f->c.elapsed));
+	T_ASSERT(fx_consume(f, out, 8) == 3, "3 CQEs");
+	T_ASSERT(!f->c.refs, "%u refs left", f->c.refs);
+	fx_free(f);
+
+	f = fx_new_bare(256, 1000, 1000, 64);
+	tr_table_install(&f->c, 0, aligned_alloc(64, TR_CHUNK_IDS *
+						 sizeof(struct tr_entry)));
+	T_ASSERT(tr_arm(&f->c, 9, 1100, 0, NULL, 0) == -ENOMEM,
+		 "arm without pool");
+	T_ASSERT(f->c.armed == 0 && tr_entry(&f->c, 9)->where == TR_L_NONE &&
+		 !f->c.refs && !f->c.st.armed_total,
+		 "the failed arm changed something");
+	pool_fill(&f->c, 1);
+	T_ASSERT(tr_arm(&f->c, 9, 1100, 0, NULL, 0) == 1, "arm with pool");
 	fx_free(f);
 }
 
 int main(void)
 {
-	printf("TAP version 13\n1..11\n");
+	printf("TAP version 13\n1..12\n");
 	run("wheel: placement, exact expiry at every level boundary",
 	    test_levels);
 	run("wheel: wrap-around at the end of each level rotation", test_wrap);
 	run("wheel: far list re-placement at 2^48 boundaries", test_far);
 	run("wheel: slack rounding bound and cascades", test_slack);
 	run("wheel: periodic F_MORE and overruns", test_periodic);
-	run("wheel: same-tick FIFO order", test_same_tick_fifo);
+	run("wheel: same-tick order, same-slot modify", test_same_tick_fifo);
+	run("wheel: stale refs bounded under churn; pool ENOMEM", test_churn);
 	run("table: sparse chunks, ENOMEM, generations", test_table);
 	run("cq: overflow list FIFO, cancel and modify of pending",
 	    test_overflow);

@@ -108,12 +108,10 @@ leg_selftests() {
 }
 
 # The pure core natively: unit tests, the model test, the SIMD kernels
-# against the reference (plain and under ASan/UBSan) and a short fuzz run.
+# against the reference (under ASan/UBSan) and a short fuzz run.
 leg_harness() {
 	local log=$cdir/harness.tap rc=0 p f
 	make -s --no-print-directory -C tools/harness check >"$log" 2>&1 || rc=1
-	make -s --no-print-directory -C tools/harness -f simd.mk check-simd \
-		>>"$log" 2>&1 || rc=1
 	cat "$log"
 	p=$(grep -Eac '^ok [0-9]+' "$log" || true)
 	f=$(grep -Eac '^not ok [0-9]+' "$log" || true)

@@ -35,14 +35,17 @@
  * given to group "kvm": add the users who may run timers to that group.
  *
  * Memory budget. Every byte an instance pins in the kernel is charged to
- * the real uid that opened it: the instance itself (~100 KiB, at open),
- * the ring, its page array, the two id-table directories and the batch
- * buffer (at SETUP), each 4 KiB table chunk of 128 ids (on the first ARM
- * or MODIFY of an id in it) and each 2 KiB interval array (on a chunk's
- * first periodic timer). All instances of one uid together may pin at most
- * the module parameter max_user_bytes (run-time writable in
- * /sys/module/timerring/parameters; default 1/16 of RAM, at least 64 MiB:
- * 10^6 timers need ~33 MiB). A charge over the budget fails with ENOSPC:
+ * the real uid that opened it: the instance itself (~60 KiB, at open),
+ * the ring, its page array, the id-table and wheel directories and the
+ * batch buffer (at SETUP), each 3 KiB table chunk of 128 ids (on the first
+ * ARM or MODIFY of an id in it), each 2 KiB interval array (on a chunk's
+ * first periodic timer) and the 4 KiB pages in which the wheel keeps its
+ * references to armed timers (about 4.7 bytes per armed timer, added by
+ * the SUBMIT that needs them; kept until close; under heavy MODIFY and
+ * CANCEL churn at most about 17 bytes per id of max_timers plus 400 KiB). All instances of one
+ * uid together may pin at most the module parameter max_user_bytes
+ * (run-time writable in /sys/module/timerring/parameters; default 1/16 of
+ * RAM, at least 64 MiB: 10^6 timers need ~29 MiB). A charge over the budget fails with ENOSPC:
  * open(), SETUP, or the ARM/MODIFY op that needed the memory. Tasks with
  * CAP_SYS_RESOURCE are charged but not limited. Everything is also
  * accounted to the opener's memory cgroup, whose limit gives ENOMEM.
@@ -153,8 +156,9 @@ struct timerring_params {
  * Opcodes (timerring_op.opcode). Every op can also fail with EINVAL (an
  * unknown opcode or flag, resv set, a field the opcode does not use set,
  * an interval below the resolution) and ERANGE (id >= max_timers); ARM
- * and MODIFY also with ENOSPC (the id's table chunk or interval array is
- * over the uid's memory budget) and ENOMEM.
+ * and MODIFY also with ENOSPC (the id's table chunk or interval array, or
+ * the wheel's pages for the batch, are over the uid's memory budget) and
+ * ENOMEM.
  */
 enum {
 	/*
@@ -271,7 +275,9 @@ struct timerring_submit {
  * CQE. generation is the low 16 bits of the id's generation, returned by
  * the ARM or MODIFY that armed it: a CQE whose generation differs from the
  * one last returned for that id is stale (the id was re-armed after it
- * fired and before the CQE was read).
+ * fired and before the CQE was read). CQEs come in the order of the ticks
+ * their timers were due at; among timers due at the same tick the order
+ * is unspecified.
  */
 #define TIMERRING_CQE_F_MORE		_BITUL(1)	/* = IORING_CQE_F_MORE */
 #define TIMERRING_CQE_F_PERIODIC	_BITUL(4)

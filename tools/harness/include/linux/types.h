@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kernel helpers the timerring core uses, for building it in userspace
- * (the way tools/testing/radix-tree builds lib/radix-tree.c).
+ * The kernel's <linux/types.h> and the few kernel helpers the timerring
+ * core uses, for building module/'s core in userspace, the way
+ * tools/testing/vma builds mm/vma.c: this directory comes first on the
+ * include path, and the core includes only kernel headers. The other
+ * headers here include this one.
  */
-#ifndef _TR_USER_ENV_H
-#define _TR_USER_ENV_H
+#ifndef _TR_SHIM_LINUX_TYPES_H
+#define _TR_SHIM_LINUX_TYPES_H
+
+#include_next <linux/types.h>
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <linux/types.h>
 
 typedef uint8_t u8;
 typedef uint16_t u16;
@@ -45,6 +49,7 @@ typedef int64_t s64;
 			   _a < _b ? _a : _b; })
 #define max(a, b)	({ typeof(a) _a = (a); typeof(b) _b = (b); \
 			   _a > _b ? _a : _b; })
+#define min3(a, b, c)	min(min(a, b), c)
 #define min_t(t, a, b)	({ t _a = (a); t _b = (b); _a < _b ? _a : _b; })
 #define max_t(t, a, b)	({ t _a = (a); t _b = (b); _a > _b ? _a : _b; })
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
@@ -71,11 +76,6 @@ typedef int64_t s64;
 #define prefetchw(p)	__builtin_prefetch((p), 1)
 #endif
 
-/* The userspace harness may always use the vector registers. */
-#define tr_fpu_usable()		true
-#define tr_fpu_begin()		do { } while (0)
-#define tr_fpu_end()		do { } while (0)
-
 static inline int fls64(u64 x)
 {
 	return x ? 64 - __builtin_clzll(x) : 0;
@@ -99,20 +99,10 @@ static inline u64 div64_u64_rem(u64 a, u64 b, u64 *rem)
 
 #define BIT(n)		(1UL << (n))
 
-struct tr_core;
-struct tr_entry;
-
-static inline void tr_trace_expire(const struct tr_core *c __maybe_unused,
-				   u32 id __maybe_unused,
-				   const struct tr_entry *e __maybe_unused,
-				   u64 late_ns __maybe_unused)
+/* mul_u64_u64_shr() of <linux/math64.h> */
+static inline u64 mul_u64_u64_shr(u64 a, u64 b, unsigned int shift)
 {
+	return (u64)(((__uint128_t)a * b) >> shift);
 }
 
-static inline void tr_trace_cascade(const struct tr_core *c __maybe_unused,
-				    unsigned int lvl __maybe_unused,
-				    unsigned int slot __maybe_unused)
-{
-}
-
-#endif /* _TR_USER_ENV_H */
+#endif /* _TR_SHIM_LINUX_TYPES_H */

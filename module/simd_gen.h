@@ -2,7 +2,7 @@
 /*
  * Random batches with their edge cases, for the SIMD equivalence tests:
  * shared by the KUnit suite (simd_kunit.c) and the userspace harness
- * (tools/harness/simd_test.c), and simd.c's self-test. The numbers come
+ * (tools/harness/kernels.c), and simd.c's load-time self-test. The numbers come
  * from tr_rand.h.
  */
 #ifndef _TIMERRING_SIMD_GEN_H
@@ -152,10 +152,13 @@ static void gen_prep(struct tr_prep *p)
 static u64 edge_tick(u64 el)
 {
 	u64 b = 1ULL << (rnd_below(TR_LEVELS + 1) * TR_LVL_BITS);
+	unsigned int s = (rnd_below(TR_LEVELS) + 1) * TR_LVL_BITS;
 
-	switch (rnd_below(8)) {
+	switch (rnd_below(9)) {
 	case 0:
 		return el;
+	case 7:	/* where a level ends: tr_where_of()'s thresholds, +-1 */
+		return (((el >> s) + 2 - rnd_below(2)) << s) + rnd_below(3) - 1;
 	case 1:
 		return el + b + rnd_below(3) - 1;
 	case 2:
@@ -178,10 +181,10 @@ static u64 edge_el(void)
 		return 0;
 	case 1:
 		return (1ULL << 48) - 1 - rnd_below(2);
-	case 2:
-		return U64_MAX - rnd_below(1ULL << 20);
+	case 2:	/* the last tick of a u64 ns clock at 1 us resolution */
+		return (U64_MAX / 1000) - rnd_below(1ULL << 20);
 	default:
-		return rnd() >> rnd_below(64);
+		return rnd() >> (10 + rnd_below(54));
 	}
 }
 
