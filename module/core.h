@@ -151,10 +151,12 @@ struct tr_core {
 	u64 elapsed;			/* wheel time, in ticks */
 	u16 draining;			/* queue being drained, or TR_L_NONE */
 	u32 far_left;			/* refs of the far queue to examine */
+	u16 compact_at;			/* next queue to look at (wheel.c) */
 	u32 armed;			/* entries not TR_L_NONE */
 
 	/* ref pool */
 	u32 refs;			/* refs in all queues */
+	u32 refs_max;			/* refs the pool holds (table.c) */
 	u32 blk_free;			/* free list of blocks */
 	u32 blk_nr_free;
 	u32 blk_nr;			/* blocks installed */
@@ -208,6 +210,12 @@ static inline u32 *tr_ref(const struct tr_core *c, u32 pos)
 			   [b & (TR_BLK_PAGE_BLOCKS - 1)].ref[pos % 16];
 }
 
+/* Whether ops may add @more refs: the pool keeps what the expiry needs. */
+static inline bool tr_pool_room(const struct tr_core *c, u32 more)
+{
+	return c->refs + more <= c->refs_max;
+}
+
 /* Expirations waiting on the overflow queue. */
 static inline u32 tr_pending_nr(const struct tr_core *c)
 {
@@ -252,7 +260,6 @@ void tr_table_install_ival(struct tr_core *c, u32 chunk_idx,
 			   struct tr_period *mem);
 u32 tr_pool_want(const struct tr_core *c, u32 more);
 void tr_pool_install(struct tr_core *c, void *page);
-bool tr_pool_room(const struct tr_core *c, u32 more);
 size_t tr_table_bytes(const struct tr_core *c);
 
 /*

@@ -20,8 +20,8 @@
  * runs dry on the expiry path, and an op that would add a ref checks that
  * bound first (tr_pool_room()) instead of allocating. Pages stay until the
  * instance is closed, at most tr_pool_pages_max(), which covers the refs of
- * max_ids live timers plus the stale refs the wheel lets a queue keep
- * (wheel.c: at most 3 per live ref, plus 64).
+ * max_ids armed timers plus the stale refs the wheel lets stay (wheel.c:
+ * one per armed timer plus 4096) with room to spare.
  *
  * Per armed timer, at 2^20 timers: 24 bytes of entry, 4.3 of ref, 0.4 of
  * the blocks the bound keeps in reserve, 0.2 of directories: about 29 B.
@@ -41,7 +41,7 @@ static u32 tr_pool_blocks_for(u64 refs)
 /* Pages the pool may need for @max_ids timers: the size of its directory. */
 u32 tr_pool_pages_max(u32 max_ids)
 {
-	u64 refs = 4ULL * max_ids + 64ULL * TR_NR_QUEUES;
+	u64 refs = 3ULL * max_ids + 8192 + 64ULL * TR_NR_QUEUES;
 	u64 blocks = min_t(u64, tr_pool_blocks_for(refs), TR_BLK_MAX);
 
 	return DIV_ROUND_UP(blocks, TR_BLK_PAGE_BLOCKS);
@@ -106,6 +106,21 @@ u32 tr_pool_want(const struct tr_core *c, u32 more)
 		   c->blk_pages_max - pages);
 }
 
+/* The most refs a pool of @blocks blocks holds on the expiry path. */
+static u32 tr_pool_refs_max(u32 blocks)
+{
+	u64 r;
+
+	if (blocks < 2ULL * TR_NR_QUEUES + 1)
+		r = (blocks - 1ULL) * TR_BLK_REFS / (2 * TR_BLK_REFS + 1);
+	else
+		r = (blocks - 2ULL * TR_NR_QUEUES - 1) * TR_BLK_REFS;
+	r = min_t(u64, r + 2 * TR_BLK_REFS, U32_MAX);
+	while (r && tr_pool_blocks_for(r) > blocks)
+		r--;
+	return r;
+}
+
 /* Add a 4 KiB page of blocks to the pool; the directory has room. */
 void tr_pool_install(struct tr_core *c, void *page)
 {
@@ -119,13 +134,9 @@ void tr_pool_install(struct tr_core *c, void *page)
 	}
 	c->blk_nr += TR_BLK_PAGE_BLOCKS;
 	c->blk_nr_free += TR_BLK_PAGE_BLOCKS;
+	c->refs_max = tr_pool_refs_max(c->blk_nr);
 }
 
-/* Whether ops may add @more refs: the pool keeps what the expiry needs. */
-bool tr_pool_room(const struct tr_core *c, u32 more)
-{
-	return tr_pool_blocks_for((u64)c->refs + more) <= c->blk_nr;
-}
 
 /* Bytes of table and pool in use (directories, chunks, arrays, pages). */
 size_t tr_table_bytes(const struct tr_core *c)

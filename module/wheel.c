@@ -55,13 +55,14 @@
  *   - a drain streams a queue's blocks and prefetches the entries of 64
  *     refs at once, which then arrive together.
  * Stale refs cost memory until their slot drains. A queue whose live
- * timers all leave is freed at once, in O(blocks). One whose stale refs
- * exceed 3 per live one plus 64 is compacted as it goes: each op that
- * leaves it also moves up to 8 refs from its head, re-appending the live
- * ones, so memory stays below 4 refs per armed timer plus 64 per queue
- * whatever the churn. Timers due in one tick fire in the order of their
- * refs: arming order, except that a same-slot MODIFY keeps its place and
- * compaction moves live refs behind newer ones.
+ * timers all leave is freed at once, in O(blocks), without touching an
+ * entry. And once refs outnumber twice the armed timers plus 4096, each
+ * ARM or MODIFY that adds one also compacts 8 refs of a queue with more
+ * stale refs than live ones (tr_compact_some()), so that memory follows
+ * the number of timers armed, not the churn; a CANCEL never pays for it.
+ * Timers due in one tick fire in the order of their refs: arming order,
+ * except that a same-slot MODIFY keeps its place and compaction moves live
+ * refs behind newer ones.
  *
  * Processing is bounded: tr_advance() and tr_flush() take a budget of refs
  * to handle and resume exactly where they stopped (tr_core.draining).
@@ -79,9 +80,8 @@
 #include "batch.h"
 
 #define TR_FAR_MASK		((1ULL << TR_WHEEL_BITS) - 1)
-/* compaction: stale refs a queue may keep, per live ref and in all */
-#define TR_STALE_PER_LIVE	3
-#define TR_STALE_SLACK		64
+/* compaction: stale refs allowed beyond one per armed timer, and a step */
+#define TR_STALE_SLACK		4096
 #define TR_COMPACT_STEP		8
 /* cascade spreading: moves per pass, and the size that asks for passes */
 #define TR_PRECASCADE_MIN	256
@@ -185,22 +185,22 @@ static inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
 		tr_occ_set(c, w);
 }
 
-/* Free every block of queue @w, whose refs are all stale. */
+/*
+ * Free every block of queue @w, whose refs are all stale: its blocks are
+ * already a chain, spliced onto the free list in O(1).
+ */
 static void tr_q_drop(struct tr_core *c, u16 w)
 {
 	struct tr_queue *q = &c->q[w];
-	u32 b, last;
 
 	if (q->nr) {
-		b = q->head / 16;
-		last = (q->tail - 1) / 16;
-		while (b != last) {
-			u32 next = tr_blk(c, b)->next;
+		u32 first = TR_BLK_REFS - q->head % 16;
+		u32 blocks = 1 + (q->nr > first ?
+				  DIV_ROUND_UP(q->nr - first, TR_BLK_REFS) : 0);
 
-			tr_blk_put(c, b);
-			b = next;
-		}
-		tr_blk_put(c, last);
+		tr_blk(c, (q->tail - 1) / 16)->next = c->blk_free;
+		c->blk_free = q->head / 16;
+		c->blk_nr_free += blocks;
 		c->refs -= q->nr;
 		q->nr = 0;
 	}
@@ -211,25 +211,58 @@ static void tr_q_drop(struct tr_core *c, u16 w)
 }
 
 /*
- * Compact queue @w by a few refs: pop them from the head and re-append
- * the live ones. Not the queue being drained, nor the far queue while it
- * is examined. The pending queue keeps its order: it is compacted whole.
+ * Compact queue @w (not being drained or examined) by up to @n refs: pop
+ * them from the head and re-append the live ones. The pending queue keeps
+ * its order, so it is compacted whole.
  */
-static void tr_q_compact(struct tr_core *c, u16 w)
+static void tr_q_compact(struct tr_core *c, u16 w, u32 n)
 {
 	struct tr_queue *q = &c->q[w];
-	u32 i, n = TR_COMPACT_STEP;
+	struct tr_drain *d = &c->drain;
+	u32 i, k;
 
-	if (w == c->draining)
-		return;
 	if (w == TR_L_PENDING)
 		n = q->nr;
-	for (i = 0; i < n; i++) {
-		u32 pos, id = tr_q_pop(c, q, &pos);
-		struct tr_entry *e = tr_entry(c, id);
+	while (n) {
+		k = min3(n, q->nr, (u32)TR_DRAIN_BATCH);
+		for (i = 0; i < k; i++) {
+			d->rid[i] = tr_q_pop(c, q, &d->cid[i]);
+			prefetchw(tr_entry(c, d->rid[i]));
+		}
+		for (i = 0; i < k; i++) {
+			struct tr_entry *e = tr_entry(c, d->rid[i]);
 
-		if (tr_ref_live(e, w, pos))
-			tr_set_pos(e, tr_q_append(c, q, id));
+			if (tr_ref_live(e, w, d->cid[i]))
+				tr_set_pos(e, tr_q_append(c, q, d->rid[i]));
+		}
+		n -= k;
+	}
+}
+
+/*
+ * An op added a ref. If refs outnumber twice the armed timers plus
+ * TR_STALE_SLACK, compact a little: TR_COMPACT_STEP refs of the first
+ * queue from a cursor that has more stale refs than live ones (one exists,
+ * as the stale ones outnumber the armed ones). So memory follows the
+ * largest number of timers armed, not the churn; CANCEL adds no ref and
+ * never pays for this, and a queue whose timers all leave is freed whole.
+ */
+static void tr_compact_some(struct tr_core *c)
+{
+	unsigned int k;
+
+	if (likely(c->refs <= 2 * c->armed + TR_STALE_SLACK))
+		return;
+	for (k = 0; k < 16; k++) {
+		u16 w = c->compact_at;
+		const struct tr_queue *q = &c->q[w];
+
+		if (q->nr - q->live > q->live && w != c->draining &&
+		    !(w == TR_L_FAR && c->far_left)) {
+			tr_q_compact(c, w, TR_COMPACT_STEP);
+			return;
+		}
+		c->compact_at = (w + 1) % TR_NR_QUEUES;
 	}
 }
 
@@ -237,13 +270,10 @@ static void tr_q_compact(struct tr_core *c, u16 w)
 static void tr_q_leave(struct tr_core *c, struct tr_entry *e)
 {
 	u16 w = e->where;
-	struct tr_queue *q = &c->q[w];
 
 	e->where = TR_L_NONE;
-	if (!--q->live)
+	if (!--c->q[w].live)
 		tr_q_drop(c, w);
-	else if (q->nr - q->live > TR_STALE_PER_LIVE * q->live + TR_STALE_SLACK)
-		tr_q_compact(c, w);
 }
 
 /*
@@ -338,6 +368,7 @@ int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 	tr_place(c, id, e);
 	c->armed++;
 	c->st.armed_total++;
+	tr_compact_some(c);
 	return e->gen & TIMERRING_RES_GEN_MASK;
 }
 
@@ -356,12 +387,14 @@ int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 	if (e->where == TR_L_NONE) {
 		c->armed++;
 		tr_place_at(c, id, e, w);
+		tr_compact_some(c);
 	} else {
 		rearmed = TIMERRING_RES_REARMED;
 		/* the same slot: the ref stays where it is */
 		if (w != e->where || w == TR_L_PENDING) {
 			tr_q_leave(c, e);
 			tr_place_at(c, id, e, w);
+			tr_compact_some(c);
 		}
 	}
 	c->st.modified_total++;
@@ -383,8 +416,8 @@ int tr_cancel(struct tr_core *c, u32 id)
 /*
  * Cancel every armed id, popping at most *@budget refs per call;
  * *@cancelled counts them. Returns true when none is left. Every armed
- * entry has a ref, and the queues hold at most 4 refs per armed entry plus
- * 64 each, so this is O(armed), whatever max_ids is. Between calls the
+ * entry has a ref, and there are at most about 2 refs per armed entry plus
+ * 4096 (tr_compact_some()), so this is O(armed), whatever max_ids is. Between calls the
  * caller must not run the wheel.
  */
 bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)

@@ -767,8 +767,8 @@ static void test_churn(void)
 		T_ASSERT(tr_cancel(&f->c, 4) == 0, "cancel %u", i);
 		maxrefs = max(maxrefs, f->c.refs);
 	}
-	/* 3 live timers: at most 4 refs each plus 64 per queue, and a step */
-	T_ASSERT(maxrefs <= 4 * 3 + 2 * 64 + 16, "%u refs for 3 timers",
+	/* at most 2 refs per armed timer plus 4096 (wheel.c), and a step */
+	T_ASSERT(maxrefs <= 2 * 4 + 4096 + 64, "%u refs for 4 timers",
 		 maxrefs);
 	T_ASSERT(f->c.armed == 3, "armed %u", f->c.armed);
 	n = 0;
@@ -790,6 +790,15 @@ static void test_churn(void)
 		 "the failed arm changed something");
 	pool_fill(&f->c, 1);
 	T_ASSERT(tr_arm(&f->c, 9, 1100, 0, NULL, 0) == 1, "arm with pool");
+	/* refs_max is the largest count the pool's bound (table.c) allows */
+	for (i = 0; i < 200; i++) {
+		u64 r = f->c.refs_max, q = TR_NR_QUEUES;
+
+		T_ASSERT(r / 15 + 2 * min(q, r) + 1 <= f->c.blk_nr &&
+			 (r + 1) / 15 + 2 * min(q, r + 1) + 1 > f->c.blk_nr,
+			 "refs_max %llu for %u blocks", ULL(r), f->c.blk_nr);
+		pool_fill(&f->c, f->c.refs_max + 1 + i * 37 - f->c.refs);
+	}
 	fx_free(f);
 }
 
