@@ -137,7 +137,6 @@ void tr_pool_install(struct tr_core *c, void *page)
 	c->refs_max = tr_pool_refs_max(c->blk_nr);
 }
 
-
 /* Bytes of table and pool in use (directories, chunks, arrays, pages). */
 size_t tr_table_bytes(const struct tr_core *c)
 {
