@@ -155,10 +155,7 @@ static u64 rng = 0x243f6a8885a308d3ULL;
 
 static u64 xrand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return tr_splitmix64(&rng);
 }
 
 static void shuffle(u32 *perm, bool seq)

@@ -149,13 +149,8 @@ static u64 next64(struct bytes *b)
 	u64 v = 0;
 	unsigned int i;
 
-	if (!b->p) {
-		u64 z = (b->state += 0x9e3779b97f4a7c15ULL);
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		return z ^ (z >> 31);
-	}
+	if (!b->p)
+		return tr_splitmix64(&b->state);
 	for (i = 0; i < 8 && b->pos < b->len; i++)
 		v |= (u64)b->p[b->pos++] << (8 * i);
 	return v;

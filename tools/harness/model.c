@@ -49,6 +49,7 @@
 #include "model.h"
 #include "batch.h"
 #include "pool.h"
+#include "tr_rand.h"
 
 const struct tr_batch_impl *tr_model_kern;
 
@@ -132,15 +133,6 @@ struct mdl {
 
 /* ------------------------------------------------------------------ */
 
-static u64 splitmix64(u64 *x)
-{
-	u64 z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void tr_src_seed(struct tr_src *s, u64 seed)
 {
 	memset(s, 0, sizeof(*s));
@@ -160,7 +152,7 @@ static u64 src_bytes(struct tr_src *s, unsigned int n)
 	unsigned int i;
 
 	if (!s->data)
-		return splitmix64(&s->state);
+		return tr_splitmix64(&s->state);
 	for (i = 0; i < n; i++) {
 		if (s->pos >= s->len) {
 			s->done = true;
@@ -171,7 +163,7 @@ static u64 src_bytes(struct tr_src *s, unsigned int n)
 	return v;
 }
 
-static u64 rnd(struct mdl *m)
+static u64 mrnd(struct mdl *m)
 {
 	return src_bytes(m->src, 8);
 }
@@ -819,7 +811,7 @@ static u64 gen_expiry(struct mdl *m)
 		/* "never" as batch.c makes it: U64_MAX ns in ticks */
 		return tr_ns_to_tick_ceil(U64_MAX, m->res_ns) - below(m, 2);
 	case 9:
-		return sat_add(base, rnd(m) >> (1 + below(m, 63)));
+		return sat_add(base, mrnd(m) >> (1 + below(m, 63)));
 	case 10:
 		b = m->t[below(m, m->k)].tick;
 		return sat_sub(sat_add(b, below(m, 3)), 1);
@@ -827,7 +819,7 @@ static u64 gen_expiry(struct mdl *m)
 		b = min_wheel_tick(m, &who);
 		return who < 0 ? base : sat_sub(sat_add(b, below(m, 3)), 1);
 	case 12:
-		return rnd(m);
+		return mrnd(m);
 	default:
 		return base + 1;
 	}
@@ -852,7 +844,7 @@ static u64 gen_ival(struct mdl *m)
 	case 4:
 		return top - below(m, 2);
 	default:
-		return 1 + ((rnd(m) >> (8 + below(m, 56))) % top);
+		return 1 + ((mrnd(m) >> (8 + below(m, 56))) % top);
 	}
 }
 
@@ -860,7 +852,7 @@ static void do_arm(struct mdl *m, bool modify)
 {
 	u32 idx = below(m, m->k);
 	struct mtimer *t = &m->t[idx];
-	u64 exp = gen_expiry(m), ival = gen_ival(m), ud = rnd(m);
+	u64 exp = gen_expiry(m), ival = gen_ival(m), ud = mrnd(m);
 	bool slack = !below(m, 4);
 	u32 ci = t->id >> TR_CHUNK_SHIFT;
 	int want, got, rearmed = 0;
