@@ -112,7 +112,7 @@ extern const struct tr_batch_impl tr_batch_scalar;
 extern const struct tr_batch_impl tr_batch_avx2;
 extern const struct tr_batch_impl tr_batch_avx512;
 
-/* One op's verdict, expiry in ns and wheel list: shared by all kernels. */
+/* One op's verdict and expiry in ns: shared by all kernels. */
 static __always_inline s32 tr_verdict(const struct tr_prep *p,
 				      const struct timerring_op *op)
 {
