@@ -149,6 +149,7 @@ struct tr_core {
 	struct tr_queue q[TR_NR_QUEUES];	/* buckets, pending, far */
 	u64 occupied[TR_NR_BUCKETS / 64];	/* a bit per non-empty slot */
 	u64 elapsed;			/* wheel time, in ticks */
+	u64 lvl_end[TR_LEVELS];		/* tr_where(): first tick past level */
 	u16 draining;			/* queue being drained, or TR_L_NONE */
 	u32 far_left;			/* refs of the far queue to examine */
 	u16 compact_at;			/* next queue to look at (wheel.c) */
@@ -208,6 +209,19 @@ static inline u32 *tr_ref(const struct tr_core *c, u32 pos)
 
 	return &c->blk_page[b >> TR_BLK_PAGE_SHIFT]
 			   [b & (TR_BLK_PAGE_BLOCKS - 1)].ref[pos % 16];
+}
+
+/* Move the wheel time to @t, and the level bounds of tr_where() with it. */
+static inline void tr_set_elapsed(struct tr_core *c, u64 t)
+{
+	unsigned int l;
+
+	c->elapsed = t;
+	for (l = 0; l < TR_LEVELS; l++) {
+		unsigned int s = (l + 1) * TR_LVL_BITS;
+
+		c->lvl_end[l] = ((t >> s) + 2) << s;
+	}
 }
 
 /* Whether ops may add @more refs: the pool keeps what the expiry needs. */
@@ -319,6 +333,23 @@ static inline unsigned int tr_lateness_bucket(u64 late_ns)
 	unsigned int b = us < 2 ? 0 : fls64(us) - 1;
 
 	return min_t(unsigned int, b, TIMERRING_LATENCY_BUCKETS - 1);
+}
+
+/*
+ * tr_where_of(c->elapsed, @exp) by the level bounds kept with the wheel
+ * time: most timers are on level 0 or 1, one or two compares.
+ */
+static __always_inline u16 tr_where(const struct tr_core *c, u64 exp)
+{
+	unsigned int lvl;
+
+	if (exp <= c->elapsed)
+		return TR_L_PENDING;
+	for (lvl = 0; lvl < TR_LEVELS; lvl++)
+		if (exp < c->lvl_end[lvl])
+			return lvl * TR_LVL_SLOTS +
+			       ((exp >> (lvl * TR_LVL_BITS)) & TR_LVL_MASK);
+	return TR_L_FAR;
 }
 
 #endif /* _TIMERRING_CORE_H */

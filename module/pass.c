@@ -86,7 +86,7 @@ static inline void tr_prefetch_dest(const struct tr_core *c,
 
 	if (a->ops[i].opcode == TIMERRING_OP_CANCEL)
 		return;
-	q = &c->q[tr_where_of(c->elapsed, a->out->tick[i])];
+	q = &c->q[tr_where(c, a->out->tick[i])];
 	if (q->nr)
 		prefetchw(tr_ref(c, q->tail));
 }

@@ -60,7 +60,7 @@ void tr_core_init(struct tr_core *c, u32 max_ids, u64 res_ns, u64 now_tick,
 	c->blk_pages_max = tr_pool_pages_max(max_ids);
 	c->blk_free = TR_NIL;
 	c->res_ns = res_ns;
-	c->elapsed = now_tick;
+	tr_set_elapsed(c, now_tick);
 	c->now_tick = now_tick;
 	c->now_ns = now_tick * res_ns;
 	c->draining = TR_L_NONE;

@@ -288,8 +288,8 @@ static void tr_add_pending(struct tr_core *c, u32 id, struct tr_entry *e)
 }
 
 /* Put an armed entry on queue @where (tr_where_of() or the place kernel). */
-static void tr_place_at(struct tr_core *c, u32 id, struct tr_entry *e,
-			u16 where)
+static __always_inline void tr_place_at(struct tr_core *c, u32 id,
+					struct tr_entry *e, u16 where)
 {
 	if (where == TR_L_PENDING)
 		tr_add_pending(c, id, e);
@@ -299,7 +299,7 @@ static void tr_place_at(struct tr_core *c, u32 id, struct tr_entry *e,
 
 static void tr_place(struct tr_core *c, u32 id, struct tr_entry *e)
 {
-	tr_place_at(c, id, e, tr_where_of(c->elapsed, e->expires));
+	tr_place_at(c, id, e, tr_where(c, e->expires));
 }
 
 /*
@@ -329,9 +329,10 @@ static inline struct tr_period *tr_period_of(const struct tr_core *c, u32 id)
 }
 
 /* New settings of an entry, before it is placed. */
-static void tr_set(struct tr_core *c, u32 id, struct tr_entry *e,
-		   u64 expires, u64 user_data, const struct tr_period *per,
-		   u8 flags)
+static __always_inline void tr_set(struct tr_core *c, u32 id,
+				   struct tr_entry *e, u64 expires,
+				   u64 user_data, const struct tr_period *per,
+				   u8 flags)
 {
 	e->gen++;
 	e->user_data = user_data;
@@ -365,7 +366,7 @@ int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 	if (e->where != TR_L_NONE)
 		return -EEXIST;
 	tr_set(c, id, e, expires, user_data, per, flags);
-	tr_place(c, id, e);
+	tr_place_at(c, id, e, tr_where(c, e->expires));
 	c->armed++;
 	c->st.armed_total++;
 	tr_compact_some(c);
@@ -383,7 +384,7 @@ int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 	if (ret)
 		return ret;
 	tr_set(c, id, e, expires, user_data, per, flags);
-	w = tr_where_of(c->elapsed, e->expires);
+	w = tr_where(c, e->expires);
 	if (e->where == TR_L_NONE) {
 		c->armed++;
 		tr_place_at(c, id, e, w);
@@ -660,7 +661,7 @@ static bool tr_start_drain(struct tr_core *c, u64 now)
 
 	if (best > now)
 		return false;
-	c->elapsed = best;
+	tr_set_elapsed(c, best);
 	c->draining = which;
 	if (which == TR_L_FAR) {
 		c->far_left = c->q[TR_L_FAR].nr;
@@ -832,7 +833,7 @@ bool tr_advance(struct tr_core *c, u64 now, u32 *budget)
 	while (*budget) {
 		if (c->draining == TR_L_NONE && !tr_start_drain(c, now)) {
 			if (now > c->elapsed)
-				c->elapsed = now;
+				tr_set_elapsed(c, now);
 			tr_precascade(c, budget);
 			return true;
 		}
