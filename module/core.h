@@ -52,13 +52,15 @@
  * One timer id: 24 bytes, whether armed or not. An armed entry is named by
  * one ref (its id) in the queue of its wheel slot; posf says where that ref
  * is, so that the queue's other refs to the id are known to be stale.
+ * where comes first: a CANCEL reads and writes only it, which is in the
+ * entry's first cache line even when the entry straddles two.
  */
 struct tr_entry {
+	u16 where;		/* TR_L_* or a bucket, TR_L_NONE if idle */
+	u16 gen;		/* bumped by every successful ARM/MODIFY */
+	u32 posf;		/* position of its ref | TR_POSF_PERIODIC */
 	u64 expires;		/* tick at which it is due */
 	u64 user_data;
-	u32 posf;		/* position of its ref | TR_POSF_PERIODIC */
-	u16 gen;		/* bumped by every successful ARM/MODIFY */
-	u16 where;		/* TR_L_* or a bucket, TR_L_NONE if idle */
 };
 
 /*

@@ -15,11 +15,12 @@
  *
  * The apply loop. With 2^20 live timers the entries of random ids are
  * cache misses (24 bytes, in 24 MiB of table). The loop prefetches the
- * entry of the op 16 ahead (both its lines: 1 entry in 4 straddles two),
- * and for the op 8 ahead, whose entry has arrived, the tail block of the
- * queue it goes to. An op itself then touches its entry and, for ARM and
- * MODIFY, that tail block (one of a few hundred hot ones) and the
- * queue's counters (48 KiB for all queues).
+ * entry of the op 16 ahead, both its lines: 1 entry in 4 straddles two.
+ * An op then touches its entry and the queue's counters (48 KiB for all
+ * queues), and ARM and MODIFY the tail block of the queue they go to, one
+ * of a few hundred hot ones. Measured natively (tools/bench/RESULTS.md),
+ * prefetching those tail blocks too made random arms 2 ns slower, and a
+ * prefetch distance of 10 or 32 ops instead of 16 made them 1-3 ns slower.
  */
 #include "batch.h"
 
@@ -78,19 +79,6 @@ static inline void tr_prefetch_entry(const struct tr_core *c, u32 id)
 	prefetchw((const u8 *)e + sizeof(*e) - 1);
 }
 
-/* The tail block of the queue op @i goes to, if it has one. */
-static inline void tr_prefetch_dest(const struct tr_core *c,
-				    const struct tr_apply *a, u32 i)
-{
-	const struct tr_queue *q;
-
-	if (a->ops[i].opcode == TIMERRING_OP_CANCEL)
-		return;
-	q = &c->q[tr_where(c, a->out->tick[i])];
-	if (q->nr)
-		prefetchw(tr_ref(c, q->tail));
-}
-
 /*
  * Apply ops [@i, a->n) in order, each op's result to a->res[]. The ops'
  * verdicts (prep) are final, and the ids and opcodes of all of them are
@@ -110,8 +98,6 @@ u32 tr_apply(struct tr_core *c, struct tr_apply *a, u32 i)
 
 		if (i + 16 < a->n && !out->verdict[i + 16])
 			tr_prefetch_entry(c, a->ops[i + 16].id);
-		if (i + 8 < a->n && !out->verdict[i + 8])
-			tr_prefetch_dest(c, a, i + 8);
 		if (!v) {
 			switch (op->opcode) {
 			case TIMERRING_OP_ARM:
