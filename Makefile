@@ -24,8 +24,10 @@ OUT ?= out
 # kernel of $(VM)/build-kernel.sh (built on first use, ~30 min).
 KDIR ?=
 # Kernel for run / vm-shell: test (debug kernel) or deb6.1 / deb6.12
-# (Debian's stock kernels, modules built against their headers).
-RUN_KERNEL ?= test
+# (Debian's stock kernels, modules built against their headers). make run
+# boots Debian's 6.12: its side-by-side times the systems as users run
+# them, and a fresh machine needs no kernel build for it.
+RUN_KERNEL ?= deb6.12
 SHELL_KERNEL ?= test
 KVER ?= $(shell uname -r)
 INSTALL_KDIR ?= /lib/modules/$(KVER)/build
@@ -92,12 +94,15 @@ vm_prep = set -e; \
 		mods="$$mods $(OUT)/build/$(1)/timerring_kunit.ko"; \
 	demo=$$(find tools -name timerring-demo -type f -perm -u+x 2>/dev/null | head -n1); \
 	$(VM)/mkinitramfs.sh -o $(OUT)/vm-$(2)/initramfs.cpio.gz \
-		$${demo:+-b $$demo} $$mods
+		$${demo:+-b $$demo} $(3) $$mods
 
-# Boot a VM and run the showcase (tools/**/timerring-demo) in it.
-run: deps
+# Boot a VM and run the showcase (tools/**/timerring-demo) in it, then the
+# side-by-side with io_uring timeouts and timerfd (timerring-bench).
+RUN_BENCH	:= -x tools/bench/timerring-bench:/opt/timerring/bench/timerring-bench
+
+run: deps bench-build
 	@mkdir -p $(OUT)/vm-run
-	@$(call vm_prep,$(RUN_KERNEL),run); \
+	@$(call vm_prep,$(RUN_KERNEL),run,$(RUN_BENCH)); \
 	$(VM)/run-vm.sh -k "$$img" -i $(OUT)/vm-run/initramfs.cpio.gz -m run \
 		-o $(OUT)/vm-run -T 900 || true; \
 	sed -n '/^##### BEGIN run showcase/,/^##### END run showcase/p' \

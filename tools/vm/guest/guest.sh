@@ -225,8 +225,27 @@ run() {
 			tee /proc/self/fd/3
 		ls -l $tests 2>/dev/null | tee /proc/self/fd/3
 	fi
+	compare
 	end run showcase 0
 	dump_dmesg
+}
+
+# The side-by-side of the showcase: 100k timers armed, re-armed, cancelled
+# and expired through timerring, io_uring timeouts and timerfd
+# (timerring-bench --summary; io_uring's re-arm and cancel are timed on a
+# sample, as each walks its list of timeouts).
+compare() {
+	bench=/opt/timerring/bench/timerring-bench
+	[ -x "$bench" ] || return 0
+	log "running the side-by-side ($bench)"
+	(cd /tmp && timeout -s KILL 600 "$bench" --live 100000 \
+		--batches 1024 --conn-batch 1024 --sample 32 \
+		--workloads ops,herd --quick --summary \
+		--json /tmp/compare.json) >/tmp/compare.out 2>&1
+	rc=$?
+	{ sed -n '/ timers through timerring/,$p' /tmp/compare.out
+	  [ "$rc" = 0 ] || tail -n 20 /tmp/compare.out
+	  echo "# exit status $rc"; } | tee /proc/self/fd/3
 }
 
 shell() {
