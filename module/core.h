@@ -153,6 +153,7 @@ struct tr_core {
 	u64 elapsed;			/* wheel time, in ticks */
 	u64 lvl_end[TR_LEVELS];		/* tr_where(): first tick past level */
 	u16 draining;			/* queue being drained, or TR_L_NONE */
+	u64 far_at;			/* tick to examine the far queue at */
 	u32 far_left;			/* refs of the far queue to examine */
 	u16 compact_at;			/* next queue to look at (wheel.c) */
 	u32 armed;			/* entries not TR_L_NONE */

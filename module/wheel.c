@@ -79,7 +79,12 @@
  */
 #include "batch.h"
 
-#define TR_FAR_MASK		((1ULL << TR_WHEEL_BITS) - 1)
+
+/* The first 2^48-tick boundary after tick @t: when far timers move in. */
+static inline u64 tr_far_boundary(u64 t)
+{
+	return ((t >> TR_WHEEL_BITS) + 1) << TR_WHEEL_BITS;
+}
 /* compaction: stale refs allowed beyond one per armed timer, and a step */
 #define TR_STALE_SLACK		4096
 #define TR_COMPACT_STEP		8
@@ -291,10 +296,13 @@ static void tr_add_pending(struct tr_core *c, u32 id, struct tr_entry *e)
 static __always_inline void tr_place_at(struct tr_core *c, u32 id,
 					struct tr_entry *e, u16 where)
 {
-	if (where == TR_L_PENDING)
+	if (where == TR_L_PENDING) {
 		tr_add_pending(c, id, e);
-	else
-		tr_q_add(c, where, id, e);
+		return;
+	}
+	if (where == TR_L_FAR && !c->q[TR_L_FAR].nr)
+		c->far_at = tr_far_boundary(c->elapsed);
+	tr_q_add(c, where, id, e);
 }
 
 static void tr_place(struct tr_core *c, u32 id, struct tr_entry *e)
@@ -617,12 +625,13 @@ static u64 tr_next_due(const struct tr_core *c, u16 *which)
 			*which = lvl * TR_LVL_SLOTS + slot;
 		}
 	}
-	if (c->q[TR_L_FAR].nr) {
-		t = (c->elapsed | TR_FAR_MASK) + 1;
-		if (t > c->elapsed && t < best) {
-			best = t;
-			*which = TR_L_FAR;
-		}
+	/*
+	 * far_at, not the boundary after the wheel time: a slot may start at
+	 * the boundary itself, and the far queue must still be examined there.
+	 */
+	if (c->q[TR_L_FAR].nr && c->far_at <= best) {
+		best = c->far_at;
+		*which = TR_L_FAR;
 	}
 	return best;
 }
@@ -665,6 +674,7 @@ static bool tr_start_drain(struct tr_core *c, u64 now)
 	c->draining = which;
 	if (which == TR_L_FAR) {
 		c->far_left = c->q[TR_L_FAR].nr;
+		c->far_at = tr_far_boundary(best);
 	} else {
 		tr_occ_clear(c, which);
 		if (which >= TR_LVL_SLOTS)

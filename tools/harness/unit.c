@@ -298,6 +298,25 @@ static void test_wrap(void)
 /* Timers around and beyond a 2^48 boundary, re-placed from the far list. */
 static void test_far(void)
 {
+	/*
+	 * A slot that starts at the very 2^48 boundary at which far timers
+	 * move in must not make the wheel skip them: far timer 1 is due at
+	 * 2 * 2^48, timer 2 starts a slot at 2^48, timer 3 one at 2 * 2^48.
+	 */
+	{
+		struct fx *f = fx_new(256, 1, (1ULL << 48) - 10, 64);
+		u64 b = 1ULL << 48;
+
+		fx_arm(f, 1, 2 * b, 1, 0, 0);
+		fx_arm(f, 2, b, 2, 0, 0);
+		T_ASSERT(tr_entry(&f->c, 1)->where == TR_L_FAR, "not far");
+		T_ASSERT(fx_run_until_fired(f, 2, b) == b, "2 late");
+		fx_arm(f, 3, 2 * b, 3, 0, 0);
+		T_ASSERT(fx_run_until_fired(f, 1, 2 * b) == 2 * b,
+			 "far timer late past a boundary shared with a slot");
+		fx_free(f);
+	}
+
 	static const s64 offs[] = { -1, 0, 1, 63, 64, 4096 };
 	unsigned int i, j;
 
