@@ -79,12 +79,12 @@
  */
 #include "batch.h"
 
-
 /* The first 2^48-tick boundary after tick @t: when far timers move in. */
 static inline u64 tr_far_boundary(u64 t)
 {
 	return ((t >> TR_WHEEL_BITS) + 1) << TR_WHEEL_BITS;
 }
+
 /* compaction: stale refs allowed beyond one per armed timer, and a step */
 #define TR_STALE_SLACK		4096
 #define TR_COMPACT_STEP		8
