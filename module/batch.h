@@ -171,6 +171,13 @@ struct tr_apply {
 	bool stop;
 };
 
+/*
+ * Pass budgets, in refs: a pass of the expiry path before it yields, and
+ * what the submit path may expire per chunk before applying it.
+ */
+#define TR_PASS_BUDGET			4096
+#define TR_SUBMIT_ADVANCE_BUDGET	64
+
 void tr_pass_begin(struct tr_core *c, u64 now_ns);
 bool tr_pass_expire(struct tr_core *c, u32 *budget);
 u32 tr_pass_end(struct tr_core *c);

@@ -198,11 +198,10 @@ static void tr_prep_avx2(const struct tr_prep *p, const struct tr_recip *r,
  * after next of level L + 1; so the level is how many of t(0)..t(4) E
  * reaches, and E beyond t(5) is far.
  */
+/* The last tick of level @lvl, for unsigned compares */
 static __always_inline __m256i tr_level_end(u64 elapsed, unsigned int lvl)
 {
-	unsigned int s = (lvl + 1) * TR_LVL_BITS;
-
-	return _mm256_set1_epi64x((((elapsed >> s) + 2) << s) - 1);
+	return _mm256_set1_epi64x(tr_lvl_end(elapsed, lvl) - 1);
 }
 
 static void tr_place_avx2(u64 elapsed, const u64 *exp, u32 n, u16 *where)

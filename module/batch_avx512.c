@@ -151,11 +151,10 @@ static void tr_prep_avx512(const struct tr_prep *p, const struct tr_recip *r,
 	tr_prep_scalar_range(p, r, ops, i, i1, out);
 }
 
+/* The last tick of level @lvl, for unsigned compares */
 static __always_inline __m512i tr_level_end(u64 elapsed, unsigned int lvl)
 {
-	unsigned int s = (lvl + 1) * TR_LVL_BITS;
-
-	return _mm512_set1_epi64((((elapsed >> s) + 2) << s) - 1);
+	return _mm512_set1_epi64(tr_lvl_end(elapsed, lvl) - 1);
 }
 
 /* tr_where_of() as compares, as tr_place_avx2() does it */

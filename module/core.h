@@ -214,17 +214,25 @@ static inline u32 *tr_ref(const struct tr_core *c, u32 pos)
 			   [b & (TR_BLK_PAGE_BLOCKS - 1)].ref[pos % 16];
 }
 
+/*
+ * The first tick past level @lvl at wheel time @t: the start of the
+ * rotation after next of level @lvl + 1 (tr_where_of()). t < 2^62.
+ */
+static __always_inline u64 tr_lvl_end(u64 t, unsigned int lvl)
+{
+	unsigned int s = (lvl + 1) * TR_LVL_BITS;
+
+	return ((t >> s) + 2) << s;
+}
+
 /* Move the wheel time to @t, and the level bounds of tr_where() with it. */
 static inline void tr_set_elapsed(struct tr_core *c, u64 t)
 {
 	unsigned int l;
 
 	c->elapsed = t;
-	for (l = 0; l < TR_LEVELS; l++) {
-		unsigned int s = (l + 1) * TR_LVL_BITS;
-
-		c->lvl_end[l] = ((t >> s) + 2) << s;
-	}
+	for (l = 0; l < TR_LEVELS; l++)
+		c->lvl_end[l] = tr_lvl_end(t, l);
 }
 
 /* Whether ops may add @more refs: the pool keeps what the expiry needs. */

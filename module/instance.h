@@ -19,8 +19,6 @@
 #include "core.h"
 #include "batch.h"
 
-/* Entries handled per pass of the expiry path before yielding. */
-#define TR_PASS_BUDGET		4096
 /*
  * The hrtimer soft-IRQ of one CPU spends at most TR_SOFTIRQ_NS per jiffy
  * in the passes of all instances together, each of at most

@@ -38,9 +38,6 @@
 #include "instance.h"
 #include "trace.h"
 
-/* Wheel entries the submit path may expire per chunk before applying. */
-#define TR_SUBMIT_ADVANCE_BUDGET	64
-
 /* Offset of the caller's time namespace for this instance's clock. */
 static s64 tr_timens_offset(const struct tr_instance *inst)
 {

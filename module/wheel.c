@@ -216,31 +216,58 @@ static void tr_q_drop(struct tr_core *c, u16 w)
 }
 
 /*
+ * Pop up to @max refs from queue @w into the drain scratch, their entries
+ * prefetched all at once; keep the live ones (id, expiry), now off the
+ * queue. Returns how many are live; *@popped gets how many refs.
+ */
+static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
+{
+	struct tr_queue *q = &c->q[w];
+	struct tr_drain *d = &c->drain;
+	u32 np = 0, n = 0, i;
+
+	/* d->cid holds the refs' positions until the CQEs are formed */
+	while (np < max && q->nr) {
+		const struct tr_entry *e;
+
+		d->rid[np] = tr_q_pop(c, q, &d->cid[np]);
+		e = tr_entry(c, d->rid[np]);
+		prefetchw(e);
+		prefetchw((const u8 *)e + sizeof(*e) - 1);
+		np++;
+	}
+	for (i = 0; i < np; i++) {
+		u32 id = d->rid[i];
+		const struct tr_entry *e = tr_entry(c, id);
+
+		if (!tr_ref_live(e, w, d->cid[i]))
+			continue;
+		d->id[n] = id;
+		d->exp[n] = e->expires;
+		n++;
+	}
+	q->live -= n;
+	*popped = np;
+	return n;
+}
+
+/*
  * Compact queue @w (not being drained or examined) by up to @n refs: pop
  * them from the head and re-append the live ones. The pending queue keeps
  * its order, so it is compacted whole.
  */
 static void tr_q_compact(struct tr_core *c, u16 w, u32 n)
 {
-	struct tr_queue *q = &c->q[w];
 	struct tr_drain *d = &c->drain;
-	u32 i, k;
+	u32 popped, k, i;
 
 	if (w == TR_L_PENDING)
-		n = q->nr;
-	while (n) {
-		k = min3(n, q->nr, (u32)TR_DRAIN_BATCH);
-		for (i = 0; i < k; i++) {
-			d->rid[i] = tr_q_pop(c, q, &d->cid[i]);
-			prefetchw(tr_entry(c, d->rid[i]));
-		}
-		for (i = 0; i < k; i++) {
-			struct tr_entry *e = tr_entry(c, d->rid[i]);
-
-			if (tr_ref_live(e, w, d->cid[i]))
-				tr_set_pos(e, tr_q_append(c, q, d->rid[i]));
-		}
-		n -= k;
+		n = c->q[w].nr;
+	while (n && c->q[w].nr) {
+		k = tr_take(c, w, min_t(u32, n, TR_DRAIN_BATCH), &popped);
+		for (i = 0; i < k; i++)
+			tr_q_add(c, w, d->id[i], tr_entry(c, d->id[i]));
+		n -= popped;
 	}
 }
 
@@ -439,19 +466,16 @@ bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 		struct tr_queue *q = &c->q[w];
 
 		while (q->nr) {
-			struct tr_entry *e;
-			u32 pos, id;
+			u32 popped, k, i;
 
 			if (!*budget)
 				goto out;
-			id = tr_q_pop(c, q, &pos);
-			(*budget)--;
-			e = tr_entry(c, id);
-			if (tr_ref_live(e, w, pos)) {
-				e->where = TR_L_NONE;
-				q->live--;
-				n++;
-			}
+			k = tr_take(c, w, min_t(u32, *budget, TR_DRAIN_BATCH),
+				    &popped);
+			*budget -= popped;
+			for (i = 0; i < k; i++)
+				tr_entry(c, c->drain.id[i])->where = TR_L_NONE;
+			n += k;
 		}
 		tr_q_drop(c, w);
 	}
@@ -682,42 +706,6 @@ static bool tr_start_drain(struct tr_core *c, u64 now)
 					 which % TR_LVL_SLOTS);
 	}
 	return true;
-}
-
-/*
- * Pop up to @max refs from queue @w into the drain scratch, their entries
- * prefetched all at once; keep the live ones (id, expiry), now off the
- * queue. Returns how many are live; *@popped gets how many refs.
- */
-static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
-{
-	struct tr_queue *q = &c->q[w];
-	struct tr_drain *d = &c->drain;
-	u32 np = 0, n = 0, i;
-
-	/* d->cid holds the refs' positions until the CQEs are formed */
-	while (np < max && q->nr) {
-		const struct tr_entry *e;
-
-		d->rid[np] = tr_q_pop(c, q, &d->cid[np]);
-		e = tr_entry(c, d->rid[np]);
-		prefetchw(e);
-		prefetchw((const u8 *)e + sizeof(*e) - 1);
-		np++;
-	}
-	for (i = 0; i < np; i++) {
-		u32 id = d->rid[i];
-		const struct tr_entry *e = tr_entry(c, id);
-
-		if (!tr_ref_live(e, w, d->cid[i]))
-			continue;
-		d->id[n] = id;
-		d->exp[n] = e->expires;
-		n++;
-	}
-	q->live -= n;
-	*popped = np;
-	return n;
 }
 
 /* Place the @n taken entries by the kernels' d->where, skipping due ones. */

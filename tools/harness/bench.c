@@ -211,10 +211,10 @@ static void submit_chunk(struct bench *b, struct timerring_op *ops, u32 n,
 	kern->prep(&p, &r, ops, 0, n, b->out);
 	pool_fill(c, n);
 	tr_pass_begin(c, p.now_ns);
-	budget = 64;
+	budget = TR_SUBMIT_ADVANCE_BUDGET;
 	tr_pass_expire(c, &budget);
 	tr_apply(c, &a, 0);
-	budget = 4096;
+	budget = TR_PASS_BUDGET;
 	tr_pass_expire(c, &budget);
 	tr_pass_end(c);
 }
