@@ -77,6 +77,7 @@ struct tr_blk {
 	u32 ref[TR_BLK_REFS];
 	u32 next;
 };
+static_assert(sizeof(struct tr_blk) == 16 * sizeof(u32));
 
 struct tr_queue {
 	u32 head;		/* position of the first ref */
@@ -97,11 +98,12 @@ struct tr_period {
 
 /*
  * Scratch of one drain step, structure of arrays: the refs popped from a
- * queue (rid), the live entries among them (id, expiry), what the kernels
- * say of those (where, idx: the due ones) and the CQEs being formed (cid,
- * ud, cflags).
+ * queue (rid) and their entries (ent), the live entries among them (ent,
+ * id, expiry), what the kernels say of those (where, idx: the due ones) and
+ * the CQEs being formed (cid, ud, cflags).
  */
 struct tr_drain {
+	struct tr_entry *ent[TR_DRAIN_BATCH];
 	u64 exp[TR_DRAIN_BATCH];
 	u64 ud[TR_DRAIN_BATCH];
 	u32 rid[TR_DRAIN_BATCH];
@@ -206,12 +208,14 @@ static inline struct tr_entry *tr_entry(const struct tr_core *c, u32 id)
 	return &c->chunk[id >> TR_CHUNK_SHIFT][id & TR_CHUNK_MASK];
 }
 
+/*
+ * The ref at position @pos: a page holds 64 blocks of 16 u32 (15 refs and
+ * the link), so the position's low 10 bits are its u32 index in its page.
+ */
 static inline u32 *tr_ref(const struct tr_core *c, u32 pos)
 {
-	u32 b = pos / 16;
-
-	return &c->blk_page[b >> TR_BLK_PAGE_SHIFT]
-			   [b & (TR_BLK_PAGE_BLOCKS - 1)].ref[pos % 16];
+	return (u32 *)c->blk_page[pos >> (TR_BLK_PAGE_SHIFT + 4)] +
+	       (pos & (TR_BLK_PAGE_BLOCKS * 16 - 1));
 }
 
 /*

@@ -58,7 +58,7 @@ static inline u8 tr_entry_flags(u8 opf)
 }
 
 /* The period of a periodic ARM/MODIFY, on the ns grid of its expiry. */
-static const struct tr_period *tr_period_op(const struct tr_prep *prep,
+static __always_inline const struct tr_period *tr_period_op(const struct tr_prep *prep,
 					    const struct timerring_op *op,
 					    struct tr_period *per)
 {
@@ -89,15 +89,18 @@ static inline void tr_prefetch_entry(const struct tr_core *c, u32 id)
  */
 u32 tr_apply(struct tr_core *c, struct tr_apply *a, u32 i)
 {
+	const struct timerring_op *ops = a->ops;
 	const struct tr_prep_out *out = a->out;
+	const u32 n = a->n;
+	s32 *res = a->res;
 	struct tr_period per;
 
-	for (; i < a->n; i++) {
-		const struct timerring_op *op = &a->ops[i];
+	for (; i < n; i++) {
+		const struct timerring_op *op = &ops[i];
 		s32 v = out->verdict[i];
 
-		if (i + 16 < a->n && !out->verdict[i + 16])
-			tr_prefetch_entry(c, a->ops[i + 16].id);
+		if (i + 16 < n && !out->verdict[i + 16])
+			tr_prefetch_entry(c, ops[i + 16].id);
 		if (!v) {
 			switch (op->opcode) {
 			case TIMERRING_OP_ARM:
@@ -121,7 +124,7 @@ u32 tr_apply(struct tr_core *c, struct tr_apply *a, u32 i)
 			a->kinds[op->opcode]++;
 			tr_trace_op(c, op, out->tick[i], v);
 		}
-		a->res[i] = v;
+		res[i] = v;
 		if (v < 0) {
 			a->failed++;
 			c->st.ops_failed++;

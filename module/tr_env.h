@@ -10,6 +10,7 @@
 
 #include <linux/types.h>
 #include <linux/bitops.h>
+#include <linux/build_bug.h>
 #include <linux/compiler.h>
 #include <linux/errno.h>
 #include <linux/limits.h>

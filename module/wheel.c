@@ -124,47 +124,31 @@ static inline void tr_occ_clear(struct tr_core *c, u16 w)
 	c->occupied[w / 64] &= ~(1ULL << (w % 64));
 }
 
+/* Give queue @q a new tail block: its first, or one past a full one. */
+static void tr_q_grow(struct tr_core *c, struct tr_queue *q)
+{
+	u32 b = tr_blk_get(c);
+
+	if (q->nr)
+		tr_blk(c, q->tail / 16)->next = b;
+	else
+		q->head = b * 16;
+	q->tail = b * 16;
+}
+
 /* Append a ref to @id to queue @q; returns its position. */
-static inline u32 tr_q_append(struct tr_core *c, struct tr_queue *q, u32 id)
+static __always_inline u32 tr_q_append(struct tr_core *c,
+				       struct tr_queue *q, u32 id)
 {
 	u32 pos;
 
-	if (!q->nr) {
-		q->head = tr_blk_get(c) * 16;
-		q->tail = q->head;
-	} else if (q->tail % 16 == TR_BLK_REFS) {
-		u32 b = tr_blk_get(c);
-
-		tr_blk(c, q->tail / 16)->next = b;
-		q->tail = b * 16;
-	}
+	if (unlikely(!q->nr || q->tail % 16 == TR_BLK_REFS))
+		tr_q_grow(c, q);
 	pos = q->tail++;
 	*tr_ref(c, pos) = id;
 	q->nr++;
 	c->refs++;
 	return pos;
-}
-
-/* Pop the head ref of non-empty queue @q; *@pos gets its position. */
-static inline u32 tr_q_pop(struct tr_core *c, struct tr_queue *q, u32 *pos)
-{
-	u32 p = q->head, id = *tr_ref(c, p);
-
-	*pos = p;
-	q->nr--;
-	c->refs--;
-	if (!q->nr) {
-		tr_blk_put(c, p / 16);
-		return id;
-	}
-	if (++p % 16 == TR_BLK_REFS) {
-		u32 b = p / 16;
-
-		p = tr_blk(c, b)->next * 16;
-		tr_blk_put(c, b);
-	}
-	q->head = p;
-	return id;
 }
 
 static inline bool tr_ref_live(const struct tr_entry *e, u16 w, u32 pos)
@@ -178,7 +162,7 @@ static inline void tr_set_pos(struct tr_entry *e, u32 pos)
 }
 
 /* Put armed entry @e on queue @w. */
-static inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
+static __always_inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
 			    struct tr_entry *e)
 {
 	struct tr_queue *q = &c->q[w];
@@ -218,31 +202,53 @@ static void tr_q_drop(struct tr_core *c, u16 w)
 /*
  * Pop up to @max refs from queue @w into the drain scratch, their entries
  * prefetched all at once; keep the live ones (id, expiry), now off the
- * queue. Returns how many are live; *@popped gets how many refs.
+ * queue. Returns how many are live; *@popped gets how many refs. The refs
+ * are copied a block at a time, with the queue's state in locals: stores
+ * to the scratch may alias it, as far as the compiler knows.
  */
 static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
 {
 	struct tr_queue *q = &c->q[w];
 	struct tr_drain *d = &c->drain;
-	u32 np = 0, n = 0, i;
+	struct tr_entry *const *chunk = c->chunk;
+	u32 left = q->nr, pos = q->head, np = 0, n = 0, i;
 
 	/* d->cid holds the refs' positions until the CQEs are formed */
-	while (np < max && q->nr) {
-		const struct tr_entry *e;
+	max = min(max, left);
+	while (np < max) {
+		u32 base = pos & ~15U, k = pos % 16;
+		const struct tr_blk *blk = tr_blk(c, base / 16);
+		u32 end = min_t(u32, TR_BLK_REFS, k + max - np);
 
-		d->rid[np] = tr_q_pop(c, q, &d->cid[np]);
-		e = tr_entry(c, d->rid[np]);
-		prefetchw(e);
-		prefetchw((const u8 *)e + sizeof(*e) - 1);
-		np++;
+		for (; k < end; k++, np++) {
+			u32 id = blk->ref[k];
+			struct tr_entry *e =
+				&chunk[id >> TR_CHUNK_SHIFT][id & TR_CHUNK_MASK];
+
+			d->rid[np] = id;
+			d->ent[np] = e;
+			d->cid[np] = base + k;
+			prefetchw(e);
+			prefetchw((const u8 *)e + sizeof(*e) - 1);
+		}
+		pos = base + k;
+		if (np == left) {
+			tr_blk_put(c, base / 16);
+		} else if (k == TR_BLK_REFS) {
+			pos = blk->next * 16;
+			tr_blk_put(c, base / 16);
+		}
 	}
+	q->head = pos;
+	q->nr = left - np;
+	c->refs -= np;
 	for (i = 0; i < np; i++) {
-		u32 id = d->rid[i];
-		const struct tr_entry *e = tr_entry(c, id);
+		struct tr_entry *e = d->ent[i];
 
 		if (!tr_ref_live(e, w, d->cid[i]))
 			continue;
-		d->id[n] = id;
+		d->ent[n] = e;
+		d->id[n] = d->rid[i];
 		d->exp[n] = e->expires;
 		n++;
 	}
@@ -712,12 +718,46 @@ static bool tr_start_drain(struct tr_core *c, u64 now)
 static void tr_place_taken(struct tr_core *c, u32 n)
 {
 	struct tr_drain *d = &c->drain;
-	u32 i;
+	u32 i = 0;
 
-	for (i = 0; i < n; i++)
-		if (d->where[i] != TR_L_PENDING)
-			tr_q_add(c, d->where[i], d->id[i],
-				 tr_entry(c, d->id[i]));
+	while (i < n) {
+		u16 w = d->where[i];
+		struct tr_queue *q = &c->q[w];
+		u32 tail, added = 0;
+
+		if (w == TR_L_PENDING) {
+			i++;
+			continue;
+		}
+		/* a run of refs to one queue, its tail in a local */
+		if (unlikely(!q->nr || q->tail % 16 == TR_BLK_REFS))
+			tr_q_grow(c, q);
+		tail = q->tail;
+		do {
+			struct tr_entry *e = d->ent[i];
+
+			*tr_ref(c, tail) = d->id[i];
+			tr_set_pos(e, tail);
+			e->where = w;
+			added++;
+			if (++tail % 16 == TR_BLK_REFS && i + 1 < n &&
+			    d->where[i + 1] == w) {
+				q->tail = tail;
+				q->nr += added;
+				c->refs += added;
+				q->live += added;
+				added = 0;
+				tr_q_grow(c, q);
+				tail = q->tail;
+			}
+		} while (++i < n && d->where[i] == w);
+		q->tail = tail;
+		q->nr += added;
+		c->refs += added;
+		q->live += added;
+		if (w < TR_NR_BUCKETS)
+			tr_occ_set(c, w);
+	}
 }
 
 /*
