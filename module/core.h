@@ -77,6 +77,7 @@ struct tr_blk {
 	u32 ref[TR_BLK_REFS];
 	u32 next;
 };
+
 static_assert(sizeof(struct tr_blk) == 16 * sizeof(u32));
 
 struct tr_queue {

@@ -58,9 +58,9 @@ static inline u8 tr_entry_flags(u8 opf)
 }
 
 /* The period of a periodic ARM/MODIFY, on the ns grid of its expiry. */
-static __always_inline const struct tr_period *tr_period_op(const struct tr_prep *prep,
-					    const struct timerring_op *op,
-					    struct tr_period *per)
+static __always_inline const struct tr_period *
+tr_period_op(const struct tr_prep *prep, const struct timerring_op *op,
+	     struct tr_period *per)
 {
 	if (!op->interval)
 		return NULL;

@@ -163,7 +163,7 @@ static inline void tr_set_pos(struct tr_entry *e, u32 pos)
 
 /* Put armed entry @e on queue @w. */
 static __always_inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
-			    struct tr_entry *e)
+				     struct tr_entry *e)
 {
 	struct tr_queue *q = &c->q[w];
 
