@@ -200,6 +200,30 @@ static void tr_q_drop(struct tr_core *c, u16 w)
 }
 
 /*
+ * Prefetch the entries of the next TR_DRAIN_BATCH refs of queue @q, so
+ * that the next step of a drain finds them arriving: the misses of one
+ * step overlap the work of the one before.
+ */
+static void tr_prefetch_next(const struct tr_core *c, const struct tr_queue *q)
+{
+	u32 left = min_t(u32, q->nr, TR_DRAIN_BATCH), pos = q->head;
+
+	while (left) {
+		const struct tr_blk *blk = tr_blk(c, pos / 16);
+		u32 k = pos % 16, end = min_t(u32, TR_BLK_REFS, k + left);
+
+		left -= end - k;
+		for (; k < end; k++) {
+			const struct tr_entry *e = tr_entry(c, blk->ref[k]);
+
+			prefetchw(e);
+			prefetchw((const u8 *)e + sizeof(*e) - 1);
+		}
+		pos = blk->next * 16;
+	}
+}
+
+/*
  * Pop up to @max refs from queue @w into the drain scratch, their entries
  * prefetched all at once; keep the live ones (id, expiry), now off the
  * queue. Returns how many are live; *@popped gets how many refs. The refs
@@ -242,6 +266,7 @@ static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
 	q->head = pos;
 	q->nr = left - np;
 	c->refs -= np;
+	tr_prefetch_next(c, q);
 	for (i = 0; i < np; i++) {
 		struct tr_entry *e = d->ent[i];
 
