@@ -175,6 +175,49 @@ static __always_inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
 }
 
 /*
+ * Put armed entries @ent[0, n), of ids @id, on queue @w in that order,
+ * while @where (if not NULL) says @w; returns how many it put. The
+ * queue's tail stays in a local.
+ */
+static __always_inline u32 tr_q_add_run(struct tr_core *c, u16 w,
+					struct tr_entry *const *ent,
+					const u32 *id, const u16 *where,
+					u32 n)
+{
+	struct tr_queue *q = &c->q[w];
+	u32 i = 0, tail, added = 0;
+
+	if (!n)
+		return 0;
+	if (unlikely(!q->nr || q->tail % 16 == TR_BLK_REFS))
+		tr_q_grow(c, q);
+	tail = q->tail;
+	do {
+		*tr_ref(c, tail) = id[i];
+		tr_set_pos(ent[i], tail);
+		ent[i]->where = w;
+		added++;
+		if (++tail % 16 == TR_BLK_REFS && i + 1 < n &&
+		    (!where || where[i + 1] == w)) {
+			q->tail = tail;
+			q->nr += added;
+			q->live += added;
+			c->refs += added;
+			added = 0;
+			tr_q_grow(c, q);
+			tail = q->tail;
+		}
+	} while (++i < n && (!where || where[i] == w));
+	q->tail = tail;
+	q->nr += added;
+	q->live += added;
+	c->refs += added;
+	if (w < TR_NR_BUCKETS)
+		tr_occ_set(c, w);
+	return i;
+}
+
+/*
  * Free every block of queue @w, whose refs are all stale: its blocks are
  * already a chain, spliced onto the free list in O(1).
  */
@@ -290,14 +333,13 @@ static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
 static void tr_q_compact(struct tr_core *c, u16 w, u32 n)
 {
 	struct tr_drain *d = &c->drain;
-	u32 popped, k, i;
+	u32 popped, k;
 
 	if (w == TR_L_PENDING)
 		n = c->q[w].nr;
 	while (n && c->q[w].nr) {
 		k = tr_take(c, w, min_t(u32, n, TR_DRAIN_BATCH), &popped);
-		for (i = 0; i < k; i++)
-			tr_q_add(c, w, d->id[i], tr_entry(c, d->id[i]));
+		tr_q_add_run(c, w, d->ent, d->id, NULL, k);
 		n -= popped;
 	}
 }
@@ -340,14 +382,22 @@ static void tr_q_leave(struct tr_core *c, struct tr_entry *e)
 }
 
 /*
- * Queue a due entry behind the expirations already waiting. It counts as
- * overflowed if the ring, as of this pass, has no slot left for it.
+ * Queue @n due entries, in order, behind the expirations already waiting;
+ * those beyond the ring's room as of this pass count as overflowed.
  */
+static void tr_add_pending_run(struct tr_core *c, struct tr_entry *const *ent,
+			       const u32 *id, u32 n)
+{
+	u32 before = tr_pending_nr(c);
+
+	tr_q_add_run(c, TR_L_PENDING, ent, id, NULL, n);
+	if (before + n > c->cq.space)
+		c->st.overflowed_total += min(n, before + n - c->cq.space);
+}
+
 static void tr_add_pending(struct tr_core *c, u32 id, struct tr_entry *e)
 {
-	tr_q_add(c, TR_L_PENDING, id, e);
-	if (tr_pending_nr(c) > c->cq.space)
-		c->st.overflowed_total++;
+	tr_add_pending_run(c, &e, &id, 1);
 }
 
 /* Put an armed entry on queue @where (tr_where_of() or the place kernel). */
@@ -598,8 +648,8 @@ static void tr_kern_end(const struct tr_batch_impl *k)
 }
 
 /*
- * Post the CQEs of the @m fired entries d->cid[0, m), off their queues,
- * in that order; the ring has room for them.
+ * Post the CQEs of the @m fired entries d->cid[0, m) (their entries in
+ * d->ent), off their queues, in that order; the ring has room for them.
  */
 static void tr_post_batch(struct tr_core *c, const struct tr_batch_impl *k,
 			  u32 m)
@@ -608,11 +658,10 @@ static void tr_post_batch(struct tr_core *c, const struct tr_batch_impl *k,
 	u32 tail = tr_cq_claim(&c->cq, m), j;
 
 	for (j = 0; j < m; j++) {
-		u32 id = d->cid[j];
-		struct tr_entry *e = tr_entry(c, id);
+		struct tr_entry *e = d->ent[j];
 
 		d->ud[j] = e->user_data;
-		d->cflags[j] = tr_post_one(c, id, e);
+		d->cflags[j] = tr_post_one(c, d->cid[j], e);
 	}
 	k->cqe_fill(c->cq.cqes, c->cq.mask, tail, d->cid, d->ud, d->cflags, m);
 }
@@ -747,41 +796,12 @@ static void tr_place_taken(struct tr_core *c, u32 n)
 
 	while (i < n) {
 		u16 w = d->where[i];
-		struct tr_queue *q = &c->q[w];
-		u32 tail, added = 0;
 
-		if (w == TR_L_PENDING) {
+		if (w == TR_L_PENDING)
 			i++;
-			continue;
-		}
-		/* a run of refs to one queue, its tail in a local */
-		if (unlikely(!q->nr || q->tail % 16 == TR_BLK_REFS))
-			tr_q_grow(c, q);
-		tail = q->tail;
-		do {
-			struct tr_entry *e = d->ent[i];
-
-			*tr_ref(c, tail) = d->id[i];
-			tr_set_pos(e, tail);
-			e->where = w;
-			added++;
-			if (++tail % 16 == TR_BLK_REFS && i + 1 < n &&
-			    d->where[i + 1] == w) {
-				q->tail = tail;
-				q->nr += added;
-				c->refs += added;
-				q->live += added;
-				added = 0;
-				tr_q_grow(c, q);
-				tail = q->tail;
-			}
-		} while (++i < n && d->where[i] == w);
-		q->tail = tail;
-		q->nr += added;
-		c->refs += added;
-		q->live += added;
-		if (w < TR_NR_BUCKETS)
-			tr_occ_set(c, w);
+		else
+			i += tr_q_add_run(c, w, &d->ent[i], &d->id[i],
+					  &d->where[i], n - i);
 	}
 }
 
@@ -807,14 +827,19 @@ static u32 tr_drain_step(struct tr_core *c, u32 max)
 		c->st.cascades += n - due;
 	}
 
-	/* fire: straight into the ring while it has room and none pends */
+	/*
+	 * fire: straight into the ring while it has room and none pends. The
+	 * due ones are gathered in place: idx[] ascends, idx[j] >= j.
+	 */
 	m = tr_pending_nr(c) ? 0 : min(due, c->cq.space);
-	for (j = 0; j < due; j++)
+	for (j = 0; j < due; j++) {
 		d->cid[j] = d->id[d->idx[j]];
+		d->ent[j] = d->ent[d->idx[j]];
+	}
 	if (m)
 		tr_post_batch(c, k, m);
-	for (j = m; j < due; j++)
-		tr_add_pending(c, d->cid[j], tr_entry(c, d->cid[j]));
+	if (due > m)
+		tr_add_pending_run(c, &d->ent[m], &d->cid[m], due - m);
 	tr_kern_end(k);
 	return popped;
 }
