@@ -165,13 +165,13 @@ leg_vm_deb6_1() { vm_leg deb6.1 "$("$here/stock-kernels.sh" vmlinuz 6.1)" "$bdir
 leg_vm_deb6_12() { vm_leg deb6.12 "$("$here/stock-kernels.sh" vmlinuz 6.12)" "$bdir/deb6.12"; }
 
 # The KCSAN kernel runs the threaded tests and the latency tracer only
-# (KCSAN_TESTS, trfilter globs; fuzz*: the fuzzer's threaded mode, once it
-# is a test program). panic_on_warn=0: a KCSAN report is a warning, and
-# every report of the run is wanted, not the first; parse-results.py fails
-# the leg on any "BUG: KCSAN" line.
-KCSAN_TESTS=${KCSAN_TESTS:-race_test,poll_stress_test,hotplug_test,softirq_test,latency_test,fuzz*}
+# (KCSAN_TESTS, trfilter globs; timerring-fuzz: tools/fuzz, whose threads
+# phase is 30 % of its trfuzz= seconds). panic_on_warn=0: a KCSAN report
+# is a warning, and every report of the run is wanted, not the first;
+# parse-results.py fails the leg on any "BUG: KCSAN" line.
+KCSAN_TESTS=${KCSAN_TESTS:-race_test,poll_stress_test,hotplug_test,softirq_test,latency_test,timerring-fuzz*}
 leg_vm_kcsan() {
-	VM_APPEND="trfilter=$KCSAN_TESTS panic_on_warn=0 ${VM_APPEND:-}" \
+	VM_APPEND="trfilter=$KCSAN_TESTS trfuzz=60 panic_on_warn=0 ${VM_APPEND:-}" \
 		vm_leg kcsan "$(kdir kcsan)/arch/x86/boot/bzImage" "$bdir/kcsan"
 }
 
