@@ -82,7 +82,14 @@ struct tr_queue {
 	u32 head;		/* position of the first ref */
 	u32 tail;		/* position after the last ref */
 	u32 nr;			/* refs, live or stale; 0: no block */
-	u32 live;		/* entries whose where is this queue */
+	/*
+	 * Entries whose where is this queue. Written under the instance
+	 * lock, always with WRITE_ONCE(): tr_poll() and tr_flush_overflow()
+	 * read the pending queue's without it (READ_ONCE()), to tell whether
+	 * expirations wait for ring space; a stale answer there only costs
+	 * or saves one locked pass.
+	 */
+	u32 live;
 };
 
 /*

@@ -206,7 +206,7 @@ bool tr_run(struct tr_instance *inst, u32 *budget)
 	more = tr_pass_expire(c, budget);
 	posted = tr_pass_end(c);
 	if (posted) {
-		inst->published_tail = c->cq.tail;
+		WRITE_ONCE(inst->published_tail, c->cq.tail);
 		inst->wakeups++;
 	}
 	if (was_overflow != !!tr_pending_nr(c))

@@ -45,7 +45,12 @@ struct tr_instance {
 	u64 programmed;			/* tick the hrtimer is set for */
 	bool dead;			/* closing: do not re-arm */
 	bool cancelling;		/* CANCEL_ALL between lock holds */
-	u32 published_tail;		/* last tail stored to the ring */
+	/*
+	 * The last tail stored to the ring: WRITE_ONCE() under lock, read
+	 * without it by poll and WAIT (tr_cq_unread()), which only compare it
+	 * with the ring's head.
+	 */
+	u32 published_tail;
 	u64 wakeups;
 	u64 batches;
 
@@ -63,7 +68,7 @@ struct tr_instance {
 	u32 inst_id;
 	int node;
 	clockid_t clockid;
-	u32 last_impl;
+	u32 last_impl;			/* WRITE_ONCE(): STATS reads it unlocked */
 	struct timerring_params params;
 
 	/* the shared ring */

@@ -164,7 +164,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	u32 i, posted, budget, done0 = st->done;
 	int pool_err;
 
-	inst->last_impl = tr_prep(&prep, b->ops, n, &b->out);
+	WRITE_ONCE(inst->last_impl, tr_prep(&prep, b->ops, n, &b->out));
 
 	for (i = 0; i < n; i++) {
 		struct timerring_op *op = &b->ops[i];
@@ -198,7 +198,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	tr_pass_expire(c, &budget);
 	posted = tr_pass_end(c);
 	if (posted) {
-		inst->published_tail = c->cq.tail;
+		WRITE_ONCE(inst->published_tail, c->cq.tail);
 		inst->wakeups++;
 	}
 	tr_program(inst);

@@ -185,7 +185,7 @@ static inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
 
 	tr_set_pos(e, tr_q_append(c, q, id));
 	e->where = w;
-	q->live++;
+	WRITE_ONCE(q->live, q->live + 1);
 	if (w < TR_NR_BUCKETS)
 		tr_occ_set(c, w);
 }
@@ -246,7 +246,7 @@ static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
 		d->exp[n] = e->expires;
 		n++;
 	}
-	q->live -= n;
+	WRITE_ONCE(q->live, q->live - n);
 	*popped = np;
 	return n;
 }
@@ -302,9 +302,11 @@ static void tr_compact_some(struct tr_core *c)
 static void tr_q_leave(struct tr_core *c, struct tr_entry *e)
 {
 	u16 w = e->where;
+	u32 live = c->q[w].live - 1;
 
 	e->where = TR_L_NONE;
-	if (!--c->q[w].live)
+	WRITE_ONCE(c->q[w].live, live);
+	if (!live)
 		tr_q_drop(c, w);
 }
 
