@@ -163,6 +163,7 @@ struct tr_core {
 	u64 far_at;			/* tick to examine the far queue at */
 	u32 far_left;			/* refs of the far queue to examine */
 	u16 compact_at;			/* next queue to look at (wheel.c) */
+	u16 cancel_at;			/* tr_cancel_all(): queues below are empty */
 	u32 armed;			/* entries not TR_L_NONE */
 
 	/* ref pool */

@@ -456,7 +456,9 @@ int tr_cancel(struct tr_core *c, u32 id)
  * *@cancelled counts them. Returns true when none is left. Every armed
  * entry has a ref, and there are at most about 2 refs per armed entry plus
  * 4096 (tr_compact_some()), so this is O(armed), whatever max_ids is. Between calls the
- * caller must not run the wheel.
+ * caller must not run the wheel or apply ops; a call resumes at the queue
+ * where the previous one stopped (c->cancel_at), so that budgets of a few
+ * refs do not walk the 3074 queues again each time.
  */
 bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 {
@@ -464,7 +466,8 @@ bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 	bool done = false;
 	u16 w;
 
-	for (w = 0; w < TR_NR_QUEUES; w++) {
+	for (w = c->cancel_at; w < TR_NR_QUEUES; w++) {
+		c->cancel_at = w;
 		struct tr_queue *q = &c->q[w];
 
 		while (q->nr) {
@@ -482,6 +485,7 @@ bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 		tr_q_drop(c, w);
 	}
 	c->draining = TR_L_NONE;
+	c->cancel_at = 0;
 	done = true;
 out:
 	c->armed -= n;
