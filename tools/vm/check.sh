@@ -168,12 +168,14 @@ leg_vm_deb6_12() { vm_leg deb6.12 "$("$here/stock-kernels.sh" vmlinuz 6.12)" "$b
 # (KCSAN_TESTS, trfilter globs; timerring-fuzz: tools/fuzz, whose threads
 # phase is 30 % of its trfuzz= seconds). panic_on_warn=0: a KCSAN report
 # is a warning, and every report of the run is wanted, not the first;
-# parse-results.py fails the leg on any "BUG: KCSAN" line. Sampling: a
-# watchpoint every 1000 accesses on average (default 4000) held up to
-# 200 us (default 80): under TCG the other CPU runs 30-200x slower, and a
-# race needs its second access inside that window.
-KCSAN_TESTS=${KCSAN_TESTS:-race_test,poll_stress_test,hotplug_test,softirq_test,latency_test,timerring-fuzz*}
-KCSAN_APPEND=${KCSAN_APPEND:-kcsan.skip_watch=1000 kcsan.udelay_task=200}
+# parse-results.py fails the leg on any "BUG: KCSAN" line. KCSAN_APPEND
+# tunes the sampling (e.g. kcsan.skip_watch=1000 kcsan.udelay_task=200:
+# 4x the watchpoints, 2.5x their window; the leg then takes 181 s instead
+# of 119 s, and softirq_test cannot arm its herd in time). softirq_test is
+# not in the list: its 400000 timers take 8-17 s to arm under KCSAN, past
+# the herd's due time; it runs in the other VM legs.
+KCSAN_TESTS=${KCSAN_TESTS:-race_test,poll_stress_test,hotplug_test,latency_test,timerring-fuzz*}
+KCSAN_APPEND=${KCSAN_APPEND:-}
 leg_vm_kcsan() {
 	VM_APPEND="trfilter=$KCSAN_TESTS trfuzz=40 panic_on_warn=0 $KCSAN_APPEND ${VM_APPEND:-}" \
 		vm_leg kcsan "$(kdir kcsan)/arch/x86/boot/bzImage" "$bdir/kcsan"
