@@ -15,6 +15,9 @@
 #   make dkms-install install as a DKMS package, the same (real hosts)
 #   make deb          Debian packages (debian/) into out/deb: timerring-dkms,
 #                     libtimerring1, libtimerring-dev, timerring-tools
+#   make soak DURATION=30m  the races, the hotplug loop (and SOAK_PROGS)
+#                     at once in the debug VM, then slabinfo, kmemleak and
+#                     one verdict line (not part of check)
 # See doc/TESTBENCH.md.
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -74,6 +77,12 @@ check-build:
 
 check-vm:
 	@$(VM)/check.sh vm
+
+# Seconds, or Ns, Nm, Nh (tools/vm/soak.sh).
+DURATION ?= 600
+.PHONY: soak
+soak: deps
+	@$(VM)/soak.sh $(DURATION)
 
 # Build what a VM of kernel $(1) needs into $(OUT)/build/$(1); print the
 # image path.

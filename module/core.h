@@ -84,7 +84,14 @@ struct tr_queue {
 	u32 head;		/* position of the first ref */
 	u32 tail;		/* position after the last ref */
 	u32 nr;			/* refs, live or stale; 0: no block */
-	u32 live;		/* entries whose where is this queue */
+	/*
+	 * Entries whose where is this queue. Written under the instance
+	 * lock, always with WRITE_ONCE(): tr_poll() and tr_flush_overflow()
+	 * read the pending queue's without it (READ_ONCE()), to tell whether
+	 * expirations wait for ring space; a stale answer there only costs
+	 * or saves one locked pass.
+	 */
+	u32 live;
 };
 
 /*
@@ -159,6 +166,7 @@ struct tr_core {
 	u64 far_at;			/* tick to examine the far queue at */
 	u32 far_left;			/* refs of the far queue to examine */
 	u16 compact_at;			/* next queue to look at (wheel.c) */
+	u16 cancel_at;			/* tr_cancel_all(): queues below are empty */
 	u32 armed;			/* entries not TR_L_NONE */
 
 	/* ref pool */

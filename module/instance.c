@@ -8,8 +8,8 @@
  * takes the instance lock, reads the clock once, runs the wheel up to now
  * and posts the CQEs, handling at most a budget of entries; what is left
  * continues from a work item on the instance's node (system_unbound_wq,
- * process context), TR_PASS_BUDGET (4096) entries per lock hold with a
- * cond_resched() in between.
+ * process context), at most TR_PASS_BUDGET (4096) entries or TR_HOLD_NS
+ * (100 us) per lock hold with a cond_resched() in between.
  *
  * The hrtimer soft-IRQ runs the callbacks of every instance due on a CPU
  * in one go, so a per-instance budget alone does not bound it: 200
@@ -28,8 +28,9 @@
  * debug kernel). Natively a pass of 256 entries is ~15 us, and 200 us of
  * passes per jiffy go a long way before anything is deferred.
  *
- * The work items are bounded by TR_PASS_BUDGET (4096) entries per lock
- * hold, bottom halves off for ~4096 x 60 ns = 0.25 ms natively.
+ * The work items are bounded by TR_PASS_BUDGET (4096) entries and
+ * TR_HOLD_NS (100 us, checked every TR_HOLD_SLICE entries) per lock hold,
+ * bottom halves off for at most ~100 us natively.
  *
  * Memory: the id table's chunks (4 KiB, 128 ids) come from one slab cache
  * through kmem_cache_alloc_node() on the instance's NUMA node, accounted to
@@ -183,8 +184,30 @@ void tr_notify(struct tr_instance *inst, u32 posted)
 }
 
 /*
+ * tr_pass_expire() within a lock hold that began at @t0 (local_clock()):
+ * at most *@budget refs (what it handled is taken off), in slices of
+ * TR_HOLD_SLICE, until a slice ends past TR_HOLD_NS. Returns true if work
+ * is left.
+ */
+bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0)
+{
+	bool more;
+	u32 slice, left;
+
+	do {
+		slice = min_t(u32, *budget, TR_HOLD_SLICE);
+		left = slice;
+		more = tr_pass_expire(c, &left);
+		*budget -= slice - left;
+	} while (more && *budget && left < slice &&
+		 local_clock() - t0 < TR_HOLD_NS);
+	return more;
+}
+
+/*
  * One pass of the expiry path, handling at most *@budget entries (what it
- * handled is taken off). Returns true if work is left for another pass.
+ * handled is taken off) within one lock hold (TR_HOLD_NS). Returns true if
+ * work is left for another pass.
  * While a CANCEL_ALL is between lock holds, nothing runs: every timer is
  * being cancelled, and the submitter reprograms the hrtimer when it ends.
  */
@@ -193,8 +216,10 @@ bool tr_run(struct tr_instance *inst, u32 *budget)
 	struct tr_core *c = &inst->core;
 	bool was_overflow, more;
 	u32 posted;
+	u64 t0;
 
 	spin_lock_bh(&inst->lock);
+	t0 = local_clock();
 	inst->programmed = U64_MAX;
 	if (inst->dead || inst->cancelling) {
 		spin_unlock_bh(&inst->lock);
@@ -203,10 +228,10 @@ bool tr_run(struct tr_instance *inst, u32 *budget)
 	tr_pass_begin(c, tr_clock_now(inst));
 	tr_simd_set_drain(c);
 	was_overflow = tr_pending_nr(c);
-	more = tr_pass_expire(c, budget);
+	more = tr_expire_held(c, budget, t0);
 	posted = tr_pass_end(c);
 	if (posted) {
-		inst->published_tail = c->cq.tail;
+		WRITE_ONCE(inst->published_tail, c->cq.tail);
 		inst->wakeups++;
 	}
 	if (was_overflow != !!tr_pending_nr(c))

@@ -28,6 +28,19 @@
 #define TR_SOFTIRQ_NS		(200 * NSEC_PER_USEC)
 #define TR_SOFTIRQ_PASS_BUDGET	256
 
+/*
+ * One hold of the instance lock (bottom halves off) by a pass, by the
+ * expiry of a SUBMIT chunk or by CANCEL_ALL handles its refs in slices of
+ * TR_HOLD_SLICE and ends after the slice that took it past TR_HOLD_NS, or
+ * at its budget (TR_PASS_BUDGET refs, ~140 us natively). Natively a slice
+ * is ~1-3 us, so a hold stays near 100 us; under TCG, where a ref costs
+ * 30-150x more (a TLB miss of QEMU's soft MMU each, for timers spread over
+ * the table), a hold stays under 1 ms instead of the 18-27 ms of 4096
+ * refs (tools/bench/RESULTS.md).
+ */
+#define TR_HOLD_NS		(100 * NSEC_PER_USEC)
+#define TR_HOLD_SLICE		32
+
 struct file;
 struct poll_table_struct;
 struct vm_area_struct;
@@ -45,7 +58,12 @@ struct tr_instance {
 	u64 programmed;			/* tick the hrtimer is set for */
 	bool dead;			/* closing: do not re-arm */
 	bool cancelling;		/* CANCEL_ALL between lock holds */
-	u32 published_tail;		/* last tail stored to the ring */
+	/*
+	 * The last tail stored to the ring: WRITE_ONCE() under lock, read
+	 * without it by poll and WAIT (tr_cq_unread()), which only compare it
+	 * with the ring's head.
+	 */
+	u32 published_tail;
 	u64 wakeups;
 	u64 batches;
 
@@ -63,7 +81,7 @@ struct tr_instance {
 	u32 inst_id;
 	int node;
 	clockid_t clockid;
-	u32 last_impl;
+	u32 last_impl;			/* WRITE_ONCE(): STATS reads it unlocked */
 	struct timerring_params params;
 
 	/* the shared ring */
@@ -90,6 +108,7 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 		      size_t usize);
 u64 tr_clock_now(const struct tr_instance *inst);
 bool tr_run(struct tr_instance *inst, u32 *budget);
+bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0);
 void tr_program(struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
 int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic);

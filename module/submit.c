@@ -21,8 +21,9 @@
  * So the lock is held for 256 ops at a time (a few us), and expirations
  * keep flowing during a big batch. Submitters of one instance are
  * serialised by submit_mutex, taken killably, which also guards the chunk
- * buffer; a fatal signal ends the batch between chunks. CANCEL_ALL takes
- * the lock for TR_PASS_BUDGET (4096) entries at a time.
+ * buffer; a fatal signal ends the batch between chunks. CANCEL_ALL, and
+ * the expiry after a chunk, take the lock for at most TR_PASS_BUDGET
+ * (4096) entries or TR_HOLD_NS (100 us) at a time.
  *
  * A relative expiry is relative to the clock as read for its chunk, after
  * the chunk was copied in, so never before the caller's own clock read.
@@ -31,6 +32,7 @@
 #include <linux/pagemap.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/time_namespace.h>
 #include <linux/uaccess.h>
@@ -61,22 +63,28 @@ struct tr_submit_state {
 };
 
 /*
- * CANCEL_ALL: TR_PASS_BUDGET entries per lock hold, O(armed). In between,
- * inst->cancelling keeps the expiry path off the wheel, so that the op
- * takes effect at one instant: no timer it cancels fires meanwhile.
- * Called and returns locked.
+ * CANCEL_ALL: O(armed), at most TR_PASS_BUDGET refs or TR_HOLD_NS (checked
+ * every TR_HOLD_SLICE refs) per lock hold, the first hold counted from
+ * @t0, when the chunk took the lock. In between, inst->cancelling keeps
+ * the expiry path off the wheel, so that the op takes effect at one
+ * instant: no timer it cancels fires meanwhile. Called and returns locked.
  */
-static int tr_cancel_all_locked(struct tr_instance *inst)
+static int tr_cancel_all_locked(struct tr_instance *inst, u64 t0)
 {
 	struct tr_core *c = &inst->core;
-	u32 n = 0, budget = TR_PASS_BUDGET;
+	u32 n = 0, held = 0, budget = TR_HOLD_SLICE;
 
 	while (!tr_cancel_all(c, &budget, &n)) {
+		held += TR_HOLD_SLICE - budget;
+		budget = TR_HOLD_SLICE;
+		if (held < TR_PASS_BUDGET && local_clock() - t0 < TR_HOLD_NS)
+			continue;
 		inst->cancelling = true;
 		spin_unlock_bh(&inst->lock);
 		cond_resched();
 		spin_lock_bh(&inst->lock);
-		budget = TR_PASS_BUDGET;
+		t0 = local_clock();
+		held = 0;
 	}
 	inst->cancelling = false;
 	return min_t(u32, n, S32_MAX);
@@ -85,7 +93,7 @@ static int tr_cancel_all_locked(struct tr_instance *inst)
 /* Apply the chunk's ops, CANCEL_ALL included. Called and returns locked. */
 static void tr_apply_locked(struct tr_instance *inst, u32 n,
 			    const struct tr_prep *prep,
-			    struct tr_submit_state *st, int pool_err)
+			    struct tr_submit_state *st, int pool_err, u64 t0)
 {
 	struct tr_batch_buf *b = inst->buf;
 	struct tr_core *c = &inst->core;
@@ -101,7 +109,7 @@ static void tr_apply_locked(struct tr_instance *inst, u32 n,
 
 	while ((i = tr_apply(c, &a, i)) < n && !a.stop) {
 		/* a CANCEL_ALL: tr_apply() leaves it to us */
-		b->res[i] = tr_cancel_all_locked(inst);
+		b->res[i] = tr_cancel_all_locked(inst, t0);
 		a.kinds[TIMERRING_OP_CANCEL_ALL]++;
 		trace_timerring_op(inst->inst_id, TIMERRING_OP_CANCEL_ALL, 0, 0,
 				   0, b->res[i]);
@@ -163,8 +171,9 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	};
 	u32 i, posted, budget, done0 = st->done;
 	int pool_err;
+	u64 t0;
 
-	inst->last_impl = tr_prep(&prep, b->ops, n, &b->out);
+	WRITE_ONCE(inst->last_impl, tr_prep(&prep, b->ops, n, &b->out));
 
 	for (i = 0; i < n; i++) {
 		struct timerring_op *op = &b->ops[i];
@@ -189,16 +198,18 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	pool_err = tr_ensure_pool(inst, n);
 
 	spin_lock_bh(&inst->lock);
+	t0 = local_clock();
 	tr_pass_begin(c, prep.now_ns);
 	tr_simd_set_drain(c);
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
 	tr_pass_expire(c, &budget);
-	tr_apply_locked(inst, n, &prep, st, pool_err);
+	tr_apply_locked(inst, n, &prep, st, pool_err, t0);
+	/* what is left due is the hrtimer's, programmed below */
 	budget = TR_PASS_BUDGET;
-	tr_pass_expire(c, &budget);
+	tr_expire_held(c, &budget, t0);
 	posted = tr_pass_end(c);
 	if (posted) {
-		inst->published_tail = c->cq.tail;
+		WRITE_ONCE(inst->published_tail, c->cq.tail);
 		inst->wakeups++;
 	}
 	tr_program(inst);

@@ -169,7 +169,7 @@ static __always_inline void tr_q_add(struct tr_core *c, u16 w, u32 id,
 
 	tr_set_pos(e, tr_q_append(c, q, id));
 	e->where = w;
-	q->live++;
+	WRITE_ONCE(q->live, q->live + 1);
 	if (w < TR_NR_BUCKETS)
 		tr_occ_set(c, w);
 }
@@ -320,7 +320,7 @@ static u32 tr_take(struct tr_core *c, u16 w, u32 max, u32 *popped)
 		d->exp[n] = e->expires;
 		n++;
 	}
-	q->live -= n;
+	WRITE_ONCE(q->live, q->live - n);
 	*popped = np;
 	return n;
 }
@@ -375,9 +375,11 @@ static void tr_compact_some(struct tr_core *c)
 static void tr_q_leave(struct tr_core *c, struct tr_entry *e)
 {
 	u16 w = e->where;
+	u32 live = c->q[w].live - 1;
 
 	e->where = TR_L_NONE;
-	if (!--c->q[w].live)
+	WRITE_ONCE(c->q[w].live, live);
+	if (!live)
 		tr_q_drop(c, w);
 }
 
@@ -535,7 +537,9 @@ int tr_cancel(struct tr_core *c, u32 id)
  * *@cancelled counts them. Returns true when none is left. Every armed
  * entry has a ref, and there are at most about 2 refs per armed entry plus
  * 4096 (tr_compact_some()), so this is O(armed), whatever max_ids is. Between calls the
- * caller must not run the wheel.
+ * caller must not run the wheel or apply ops; a call resumes at the queue
+ * where the previous one stopped (c->cancel_at), so that budgets of a few
+ * refs do not walk the 3074 queues again each time.
  */
 bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 {
@@ -543,7 +547,8 @@ bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 	bool done = false;
 	u16 w;
 
-	for (w = 0; w < TR_NR_QUEUES; w++) {
+	for (w = c->cancel_at; w < TR_NR_QUEUES; w++) {
+		c->cancel_at = w;
 		struct tr_queue *q = &c->q[w];
 
 		while (q->nr) {
@@ -561,6 +566,7 @@ bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 		tr_q_drop(c, w);
 	}
 	c->draining = TR_L_NONE;
+	c->cancel_at = 0;
 	done = true;
 out:
 	c->armed -= n;

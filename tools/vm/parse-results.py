@@ -32,6 +32,7 @@ BASELINE = 'timerring-guest: kmemleak baseline'
 
 # Kernel log lines that mean a failure, and the ones only worth a warning.
 FAIL_SIGS = [
+    (re.compile(r'\bBUG: KCSAN: '), 'KCSAN'),
     (re.compile(r'\bBUG: '), 'BUG'),
     (re.compile(r'kernel BUG at'), 'BUG'),
     (re.compile(r'------------\[ cut here \]------------'), 'WARNING'),

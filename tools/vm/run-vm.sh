@@ -4,7 +4,7 @@
 # Boot a kernel + timerring initramfs in QEMU (TCG: this bench does not
 # need KVM) with two NUMA nodes, and wait for it to power off.
 #
-# usage: run-vm.sh -k BZIMAGE -i INITRAMFS [-m check|run|shell] [-o DIR]
+# usage: run-vm.sh -k BZIMAGE -i INITRAMFS [-m check|run|shell|soak] [-o DIR]
 #                  [-T SECONDS] [-a "EXTRA CMDLINE"]
 #   -o DIR   console log -> DIR/console.log (ttyS0),
 #            results     -> DIR/results.log (ttyS1)   (default: .)
@@ -32,7 +32,7 @@ while getopts "k:i:m:o:T:a:h" opt; do
 done
 [ -f "$kernel" ] && [ -f "$initrd" ] ||
 	{ echo "run-vm: need -k BZIMAGE and -i INITRAMFS" >&2; exit 2; }
-case "$mode" in check|run|shell) ;; *) echo "run-vm: bad mode $mode" >&2; exit 2 ;; esac
+case "$mode" in check|run|shell|soak) ;; *) echo "run-vm: bad mode $mode" >&2; exit 2 ;; esac
 mkdir -p "$dir"
 console=$dir/console.log
 results=$dir/results.log

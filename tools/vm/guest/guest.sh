@@ -15,10 +15,14 @@
 #
 # The last line is written only when the run got to its end, so a panic
 # or a timeout shows as a missing end marker. Kernel command line knobs:
-#	trmode=check|run|shell	what to do (default check)
+#	trmode=check|run|shell|soak	what to do (default check)
 #	trtimeout=SECONDS	per test program timeout (default 300)
 #	trleakwait=SECONDS	pause between the two kmemleak scans (default 5)
-#	trfilter=PATTERN	run only tests whose file name matches (glob)
+#	trfilter=PATTERN	run only tests whose file name matches (glob, or
+#				globs separated by commas)
+#	trsoak=SECONDS		soak mode: how long (default 600)
+#	trsoakprogs=LIST	soak mode: test programs run in loops, by name,
+#				separated by commas (default below)
 #	trleakbase=1		kmemleak scan + clear before the tests, so that
 #				leaks from boot do not count (costs a scan:
 #				~40 s on the TCG debug kernel)
@@ -29,12 +33,16 @@ timeout=300
 leakwait=5
 filter='*'
 leakbase=0
+soak_secs=600
+soak_progs=race_test,poll_stress_test,hotplug_test,timerring-fuzz
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	trtimeout=*) timeout=${arg#trtimeout=} ;;
 	trleakwait=*) leakwait=${arg#trleakwait=} ;;
 	trfilter=*) filter=${arg#trfilter=} ;;
 	trleakbase=*) leakbase=${arg#trleakbase=} ;;
+	trsoak=*) soak_secs=${arg#trsoak=} ;;
+	trsoakprogs=*) soak_progs=${arg#trsoakprogs=} ;;
 	esac
 done
 
@@ -128,6 +136,19 @@ kunit() {
 	fi
 }
 
+# Does test program name $1 match trfilter (globs separated by commas)?
+wanted() {
+	old_ifs=$IFS
+	IFS=,
+	set -f		# the globs are patterns, not file names
+	for p in $filter; do
+		case "$1" in $p) set +f; IFS=$old_ifs; return 0 ;; esac
+	done
+	set +f
+	IFS=$old_ifs
+	return 1
+}
+
 run_tests() {
 	while read -r m; do
 		[ -n "$m" ] && bench 1 "test program $(basename "$m") was built"
@@ -136,7 +157,7 @@ run_tests() {
 	for t in $tests/*; do
 		[ -f "$t" ] && [ -x "$t" ] || continue
 		n=$(basename "$t")
-		case "$n" in $filter) ;; *) continue ;; esac
+		wanted "$n" || continue
 		kmsg "running $n"
 		begin test "$n"
 		start=$(date +%s)
@@ -190,6 +211,14 @@ kmemleak_baseline() {
 	kmsg "kmemleak baseline done"
 }
 
+# KCSAN's counters (watchpoints set up, races seen), when it is there.
+kcsan_info() {
+	[ -r /sys/kernel/debug/kcsan ] || return 0
+	begin info kcsan
+	cat /sys/kernel/debug/kcsan >&3
+	end info kcsan 0
+}
+
 dump_dmesg() {
 	begin dmesg kernel
 	dmesg >&3
@@ -205,6 +234,118 @@ check() {
 		unload
 	fi
 	kmemleak
+	kcsan_info
+	dump_dmesg
+}
+
+# Soak: the programs of trsoakprogs (and every program in
+# /opt/timerring/soak/, e.g. a fuzzer's threaded mode) each in a loop, all
+# at once, for trsoak seconds. Before and after: /proc/slabinfo (its diff
+# is printed); after: the module's own accounting (no instance open, no
+# byte charged) and kmemleak. Each program counts as one test (all its
+# runs passed or skipped), each check as one; the line "# soak: ..."
+# sums it up.
+soak_loop() {
+	name=$1 prog=$2 end=$3 runs=0 fails=0
+	while [ "$(date +%s)" -lt "$end" ]; do
+		(cd /tmp && exec timeout -s KILL "$timeout" "$prog") \
+			>/tmp/soak.$name.out 2>&1 </dev/null
+		rc=$?
+		runs=$((runs + 1))
+		if [ $rc != 0 ] && [ $rc != 4 ]; then
+			fails=$((fails + 1))
+			[ $fails = 1 ] && cp /tmp/soak.$name.out /tmp/soak.$name.fail
+			kmsg "soak: $name run $runs failed (rc=$rc)"
+		fi
+	done
+	echo "$runs $fails" >/tmp/soak.$name.count
+}
+
+slab_bytes() {
+	# SLUB counts the free objects of per-CPU slabs as active: shrink first
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f" 2>/dev/null
+	done
+	# name active_objs num_objs objsize ...: bytes of active objects
+	awk 'NR > 2 { print $1, $2 * $4 }' /proc/slabinfo | sort
+}
+
+soak() {
+	info
+	if ! load_main; then
+		dump_dmesg
+		return
+	fi
+	start=$(date +%s)
+	end=$((start + soak_secs))
+	log "soak: $soak_secs s of $soak_progs $(ls /opt/timerring/soak 2>/dev/null | tr '\n' ' ')"
+	slab_bytes >/tmp/slab.before
+	names=
+	old_ifs=$IFS
+	IFS=,
+	for n in $soak_progs; do
+		IFS=$old_ifs
+		if [ -x "$tests/$n" ]; then
+			soak_loop "$n" "$tests/$n" "$end" &
+			names="$names $n"
+		else
+			log "soak: no $n in this initramfs"
+		fi
+	done
+	IFS=$old_ifs
+	for p in /opt/timerring/soak/*; do
+		[ -f "$p" ] && [ -x "$p" ] || continue
+		n=$(basename "$p")
+		soak_loop "$n" "$p" "$end" &
+		names="$names $n"
+	done
+	wait
+	summary="$(( $(date +%s) - start )) s:"
+	for n in $names; do
+		read -r runs fails </tmp/soak.$n.count
+		begin test "soak-$n"
+		echo "1..1"
+		if [ "$runs" -gt 0 ] && [ "$fails" = 0 ]; then
+			echo "ok 1 $n: $runs runs"
+			rc=0
+		else
+			[ -f /tmp/soak.$n.fail ] && sed 's/^/# /' /tmp/soak.$n.fail | tail -n 60
+			echo "not ok 1 $n: $fails of $runs runs failed"
+			rc=1
+		fi
+		end test "soak-$n" $rc
+		summary="$summary $n $runs runs $fails failed,"
+	done >&3
+	# What RCU callbacks and the instances' works still hold is freed by now.
+	sleep 5
+	slab_bytes >/tmp/slab.after
+	awk 'NR == FNR { b[$1] = $2; next }
+		{ print $1, b[$1] + 0, $2, $2 - b[$1] }' \
+		/tmp/slab.before /tmp/slab.after >/tmp/slab.diff
+	grow=$(awk '{ d += $4 } END { print int(d / 1024) }' /tmp/slab.diff)
+	begin info slabinfo
+	echo "slab caches, bytes of active objects: before after delta (largest growths)" >&3
+	sort -k4 -n -r /tmp/slab.diff | head -n 15 >&3
+	echo "total delta ${grow} KiB" >&3
+	end info slabinfo 0
+	! awk '$1 ~ /^timerring_/ && $4 > 0 { bad = 1 } END { exit !bad }' /tmp/slab.diff
+	bench $? "soak: the timerring slab caches back to where they were"
+	st=/sys/kernel/debug/timerring/stats
+	if [ -r $st ]; then
+		grep -q '^instances_open 0$' $st && grep -q '^mem_bytes 0$' $st
+		bench $? "soak: no timerring instance left open"
+	fi
+	us=/sys/kernel/debug/timerring/users
+	if [ -r $us ]; then
+		! grep -q '^uid ' $us
+		bench $? "soak: no byte left charged to a user"
+	fi
+	kmemleak
+	leaks="kmemleak n/a"
+	[ -r /sys/kernel/debug/kmemleak ] &&
+		leaks="kmemleak $(grep -c 'unreferenced object' /sys/kernel/debug/kmemleak) objects"
+	echo "# soak: $summary slab ${grow:-?} KiB, $leaks" >&3
+	kmsg "soak: $summary slab ${grow:-?} KiB, $leaks"
 	dump_dmesg
 }
 
@@ -259,6 +400,7 @@ case "$mode" in
 check) check ;;
 run) run ;;
 shell) shell ;;
+soak) soak ;;
 *) log "unknown mode $mode" ;;
 esac
 echo "##### TIMERRING-DONE" >&3
