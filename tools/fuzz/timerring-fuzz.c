@@ -507,19 +507,22 @@ static void check_cqe(struct fz *f, const struct io_uring_cqe *cqe, u32 pos,
 	check_cqe_arm(f, a, cqe, pos, t);
 }
 
+/* The orphans of @a, in ring order (a period's count is cumulative). */
 static void adopt_orphans(struct fz *f, struct arm *a)
 {
-	u32 i;
+	u32 i, k = 0;
 
 	for (i = 0; i < f->norphans; i++) {
 		struct orphan *o = &f->orphans[i];
 
 		if ((u32)o->cqe.res != a->id ||
-		    o->cqe.flags >> TIMERRING_CQE_GEN_SHIFT != a->gen)
+		    o->cqe.flags >> TIMERRING_CQE_GEN_SHIFT != a->gen) {
+			f->orphans[k++] = *o;
 			continue;
+		}
 		check_cqe_arm(f, a, &o->cqe, o->pos, o->t);
-		f->orphans[i--] = f->orphans[--f->norphans];
 	}
+	f->norphans = k;
 }
 
 /* Deferred checks whose position the consumer has reached. */
@@ -1331,7 +1334,7 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 		out->max_timers = cap_ids;
 	}
 	if (!out->cq_entries)
-		out->cq_entries = TIMERRING_CQ_ENTRIES_DEFAULT < cap_cq ?
+		out->cq_entries = cap_cq > TIMERRING_CQ_ENTRIES_DEFAULT ?
 				  TIMERRING_CQ_ENTRIES_DEFAULT : cap_cq;
 	if (out->cq_entries < TIMERRING_CQ_ENTRIES_MIN ||
 	    out->cq_entries > cap_cq) {
@@ -2152,7 +2155,7 @@ int main(int argc, char **argv)
 	static struct fz fz;
 	struct fz *f = &fz;
 	struct totals tot[PH_N] = { 0 };
-	double share[PH_N] = { 0.55, 0.30, 0.15 };
+	double share[PH_N] = { 0.55, 0.30, 0.15 }, sel = 0;
 	int c, ph, replay_phase = 0, fails = 0, vfd;
 	bool seed_given = false;
 	u64 t_start;
@@ -2251,6 +2254,10 @@ int main(int argc, char **argv)
 	}
 
 	printf("1..%d\n", PH_N);
+	for (ph = 0; ph < PH_N; ph++)
+		sel += opt_phases & (1U << ph) ? share[ph] : 0;
+	for (ph = 0; ph < PH_N; ph++)
+		share[ph] /= sel > 0 ? sel : 1;
 	for (ph = 0; ph < PH_N; ph++) {
 		u64 end = mono_ns() + (u64)(share[ph] * opt_duration *
 					    NSEC_PER_SEC);
