@@ -18,6 +18,8 @@
 #   make soak DURATION=30m  the races, the hotplug loop (and SOAK_PROGS)
 #                     at once in the debug VM, then slabinfo, kmemleak and
 #                     one verdict line (not part of check)
+#   make fuzz-vm      boot the debug kernel with only the differential
+#                     fuzzer (tools/fuzz) for DURATION seconds (default 600)
 # See doc/TESTBENCH.md.
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -192,6 +194,35 @@ deb: deps
 	cd $(DEB_OUT)/timerring-$(VERSION) && \
 		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc
 	@ls -1 $(DEB_OUT)/*.deb
+
+# The differential fuzzer alone in a VM (check mode: the module loaded,
+# the fuzzer for DURATION seconds, rmmod, kmemleak, the kernel log), on the
+# debug kernel by default (FUZZ_KERNEL=deb6.1|deb6.12 for the stock ones);
+# FUZZ_SEED fixes the seed. Results in $(OUT)/vm-fuzz/, the per-phase
+# lines and the totals printed at the end.
+DURATION ?= 600
+FUZZ_KERNEL ?= test
+FUZZ_SEED ?=
+.PHONY: fuzz-vm
+fuzz-vm: deps
+	@set -e; mkdir -p $(OUT)/vm-fuzz; \
+	case "$(FUZZ_KERNEL)" in \
+	test) k=$(kdir); img=$$k/arch/x86/boot/bzImage ;; \
+	deb6.1|deb6.12) v=$(subst deb,,$(FUZZ_KERNEL)); \
+		k=$$($(VM)/stock-kernels.sh kdir $$v); img=$$($(VM)/stock-kernels.sh vmlinuz $$v) ;; \
+	*) echo "unknown kernel $(FUZZ_KERNEL) (test, deb6.1, deb6.12)" >&2; exit 2 ;; \
+	esac; \
+	$(VM)/build-module.sh -o $(OUT)/build/$(FUZZ_KERNEL) -k "$$k" >$(OUT)/vm-fuzz/build.log 2>&1 || \
+		{ cat $(OUT)/vm-fuzz/build.log; exit 1; }; \
+	$(MAKE) -s -C tools/fuzz >/dev/null; \
+	$(VM)/mkinitramfs.sh -o $(OUT)/vm-fuzz/initramfs.cpio.gz -S -U \
+		-t tools/fuzz/timerring-fuzz $(OUT)/build/$(FUZZ_KERNEL)/timerring.ko; \
+	$(VM)/run-vm.sh -k "$$img" -i $(OUT)/vm-fuzz/initramfs.cpio.gz -m check \
+		-o $(OUT)/vm-fuzz -T $$(( $(DURATION) + 900 )) \
+		-a "trfuzz=$(DURATION) $(if $(FUZZ_SEED),trfuzzseed=$(FUZZ_SEED)) trtimeout=$$(( $(DURATION) + 300 ))" || true; \
+	grep -E '^(not )?ok [0-9]+ - |^# (FAIL|fuzz:|replay|shortened)' $(OUT)/vm-fuzz/results.log || true; \
+	rc=0; python3 $(VM)/parse-results.py --vm $(OUT)/vm-fuzz >$(OUT)/vm-fuzz/summary.txt || rc=$$?; \
+	tail -n 1 $(OUT)/vm-fuzz/summary.txt; exit $$rc
 
 # bench, bench-vm, bench-check: tools/bench/bench.mk
 include tools/bench/bench.mk

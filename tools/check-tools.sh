@@ -271,12 +271,18 @@ for what in ioctl errno constant; do
 	result $rc "timerring.4 names every $what of the uapi header ($cnt)"
 done
 
+# The syzkaller description names every ioctl, struct and constant of the
+# uapi header.
+run "tools/fuzz/timerring.txt covers the uapi header" 0 '^# .* covers [0-9]+ ioctls' \
+	"$here/fuzz/check-syz.sh" "$uapi" "$here/fuzz/timerring.txt"
+
 cp=${kdir:+$kdir/../src/scripts/checkpatch.pl}
 if [ -n "$cp" ] && [ -x "$cp" ]; then
 	# Userspace code: the kernel-only rules do not apply.
 	"$cp" --no-tree --terse --show-types --ignore \
 		NEW_TYPEDEFS,SPDX_LICENSE_TAG,PREFER_KERNEL_TYPES,SPLIT_STRING,FILE_PATH_CHANGES,AVOID_EXTERNS,LONG_LINE_STRING,VOLATILE,EMBEDDED_FUNCTION_NAME,PREFER_DEFINED_ATTRIBUTE_MACRO \
 		-f "$here"/timerringctl/*.c "$here"/examples/*.[ch] \
+		"$here"/fuzz/*.c \
 		"$here"/../selftests/timerring/trace_test.c >"$tmp/cp" 2>&1
 	if grep -Eq ': (ERROR|WARNING):' "$tmp/cp"; then
 		sed 's/^/# /' "$tmp/cp"

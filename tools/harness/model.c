@@ -50,6 +50,7 @@
 #include "batch.h"
 #include "pool.h"
 #include "tr_rand.h"
+#include "uapi_rules.h"
 
 const struct tr_batch_impl *tr_model_kern;
 
@@ -352,34 +353,26 @@ static void post_check(struct mdl *m, u32 idx, u64 w, u32 pos)
 {
 	struct mtimer *t = &m->t[idx];
 	struct tr_cqe *cqe = slot(m, pos);
-	u32 flags = (t->gen & TIMERRING_RES_GEN_MASK) <<
-		    TIMERRING_CQE_GEN_SHIFT;
+	u32 flags = tr_uapi_cqe_flags(t->gen, false, 0);
 	struct mcqe *sh;
 
 	CHECK(m, (u32)(pos - m->cons_head) < m->entries,
 	      "CQE posted at %u over an unconsumed one (head %u, %u entries)",
 	      pos, m->cons_head, m->entries);
 	if (t->periodic) {
-		u64 now = max(m->now_ns, w * m->res_ns), missed = 0;
-		unsigned __int128 next;
+		u64 now = max(m->now_ns, w * m->res_ns), missed;
 
 		CHECK(m, max(w, m->now) >= t->tick,
 		      "model: posting before its tick");
 		/* the period's ns grid: due, due + ival, ... */
-		if (now > t->due_ns && now - t->due_ns >= t->ival_ns)
-			missed = (now - t->due_ns) / t->ival_ns;
-		flags |= TIMERRING_CQE_F_MORE | TIMERRING_CQE_F_PERIODIC |
-			 (u32)min_t(u64, missed, TIMERRING_CQE_OVERRUN_MASK) <<
-			 TIMERRING_CQE_OVERRUN_SHIFT;
-		next = (unsigned __int128)t->due_ns +
-		       (unsigned __int128)(missed + 1) * t->ival_ns;
-		if (next > U64_MAX) {
-			t->due_ns = U64_MAX;
-			t->tick = U64_MAX;
-		} else {
-			t->due_ns = (u64)next;
+		missed = tr_uapi_periods_due_by(t->due_ns, t->ival_ns, now);
+		missed -= !!missed;
+		flags = tr_uapi_cqe_flags(t->gen, true, missed);
+		if (tr_uapi_period_due(t->due_ns, t->ival_ns, missed + 1,
+				       &t->due_ns))
 			t->tick = tr_ns_to_tick_ceil(t->due_ns, m->res_ns);
-		}
+		else
+			t->tick = U64_MAX;
 		t->state = ST_WHEEL;
 	} else {
 		t->state = ST_IDLE;

@@ -1,0 +1,2341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * timerring-fuzz: a differential fuzzer of the real module against a
+ * uapi-level reference model, run in the test VM.
+ *
+ * What it drives. Random but seeded sequences of: SETUP (parameters in and
+ * out of range, a second SETUP), op batches (valid and invalid: ids at and
+ * past max_timers, unknown opcodes and flags, resv, expiries of 0, past,
+ * far, relative ones that overflow, absolute ones, intervals below and at
+ * the resolution, duplicate ids, CANCEL_ALL in the middle, batches over
+ * the 256-op chunk, STOP_ON_ERROR, ops that fault part way), WAIT and
+ * poll(), the consumer (all, part, nothing: the ring fills and expirations
+ * wait on the overflow list), scribbles on the ring's user-writable and
+ * kernel-owned fields, munmap and remap, a second mapping, bad mmap(),
+ * mprotect() and mremap(), fork() (the child submits on the inherited fd),
+ * close and reopen (also close with the mapping still there), bad ioctl
+ * numbers and sizes, and several threads at once.
+ *
+ * The model is the header, per id: idle, or armed by one arm (user_data,
+ * generation, one-shot or period, and the window of its due time: a
+ * relative expiry is due at the kernel's clock for the op's chunk plus
+ * expiry, a time in [t0, t1], the clock read before and after the
+ * ioctl). Exact results: every errno of a malformed op (tr_uapi_op_errors()
+ * in tools/harness/uapi_rules.h, shared with the harness model), ARM's
+ * EEXIST, CANCEL's ENOENT, MODIFY's REARMED bit, the generation (the man
+ * page: +1 per successful ARM or MODIFY of the id; the first one of an id
+ * in an instance is taken as it comes), done and failed, the statistics.
+ * A result may go either way only for a one-shot arm whose due time was
+ * reached before t1 and whose CQE was not seen before the ioctl; then the
+ * result decides, and the CQE stream must agree:
+ *
+ *	CANCEL 0, MODIFY REARMED	the arm never has a CQE
+ *	CANCEL ENOENT, MODIFY plain,	the arm's CQE exists, at a ring
+ *	ARM success			position below the tail read after
+ *					the ioctl
+ *	ARM EEXIST			its CQE, if any, is at or past the
+ *					tail read before the ioctl
+ *	CANCEL_ALL n			n = certain + maybe - (maybe ones
+ *					with a CQE below that tail), checked
+ *					once the consumer got there
+ *
+ * Ring positions order the two streams: a CQE below the tail read before
+ * the ioctl was posted before the op, one at or past the tail read after
+ * it was posted after. Every CQE: the id and generation of an arm of the
+ * model, its user_data, flags (tr_uapi_cqe_flags()), at most one per
+ * one-shot arm, none for an arm ended by CANCEL / MODIFY / CANCEL_ALL
+ * unless posted before it, and never early: the clock read just after the
+ * tail that covers it is at or past the due time (for a periodic timer:
+ * of the last period that CQE accounts for, overruns included). At
+ * checkpoints (the ring drained, the overflow list flushed by WAIT):
+ * every one-shot arm whose latest due time plus its slack, a tick and a
+ * grace (-g, default 5 s: TCG and a debug kernel) has passed has its CQE;
+ * a periodic one has at least its periods up to then; the counters of
+ * STATS equal the model's (armed_now within the maybe ones).
+ *
+ * Threads (-t, the threads phase): submitters own disjoint id ranges
+ * (pool index mod threads) and take a read lock around submit + model
+ * update; CANCEL_ALL batches take it for writing, so they see no
+ * submitter in flight. One consumer thread owns the ring (and does the
+ * scribbles and remaps there). The model is under one mutex: a CQE whose
+ * arm a submitter has not recorded yet waits as an orphan until it is
+ * (none may be left at a checkpoint).
+ *
+ * Reproducible: a session (one instance, open to close) runs from the
+ * seed splitmix64(seed + session); the generator never reads the model or
+ * the clock for what to do (only absolute expiries are taken from the
+ * clock), so the same seed gives the same actions; results that depend on
+ * timing are what the model accepts either way. A mismatch prints the
+ * seed, the session, the step, the ops of the failing id and the
+ * lifecycle steps before it (a shortened sequence), then replays the
+ * session with only that id's ops (-i) up to the failing step and says
+ * whether it failed again, with its own shorter sequence.
+ *
+ * Time: -d SECONDS (default: the kernel command line's trfuzz=SECONDS,
+ * and trfuzzseed=SEED gives -s,
+ * else 120 s on the debug kernel and 20 s elsewhere), split 55 % single
+ * thread, 30 % threads, 15 % lifecycle-heavy sessions. Output: TAP, one
+ * line per phase with its sessions, ops, CQEs and ops/s.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "timerring.h"
+#include "tr_rand.h"
+#include "uapi_rules.h"
+
+#define NSEC_PER_MSEC	1000000ULL
+#define NSEC_PER_SEC	1000000000ULL
+#define ULL(x)		((unsigned long long)(x))
+
+#define MAX_IDS		48		/* ids of the pool per instance */
+#define MAX_THREADS	4
+#define MAX_BATCH	600
+#define LOGN		8192		/* steps kept for the report */
+#define ARENA		(1 << 16)	/* arms per session */
+#define ORPHANS		4096
+#define DEFERS		256
+
+/* ------------------------------------------------------------------ */
+/* Options and totals */
+
+static u64 opt_seed;
+static double opt_duration = -1;
+static int opt_threads = 3;
+static u64 opt_grace_ns = 5 * NSEC_PER_SEC;
+static int opt_session = -1;		/* replay one session */
+static long opt_steps = -1;		/* ... up to this step */
+static long long opt_only_id = -1;	/* ... with only this id's ops */
+static int opt_verbose;
+static unsigned int opt_phases = 7;	/* bit per phase */
+
+struct totals {
+	u64 sessions, steps, ops, cqes, batches, forks, remaps, scribbles,
+	    waits, setups, ambiguous;
+};
+
+/* ------------------------------------------------------------------ */
+/* The model */
+
+enum { A_LIVE, A_DONE, A_ENDED };
+
+struct arm {
+	u32 id, gen;
+	u64 ud;
+	u64 due_lo, due_hi;	/* window of the (first) due time, ns */
+	u64 ival;		/* ns; 0: one-shot */
+	u64 late_ns;		/* allowed lateness: slack + a tick */
+	u8 state;
+	bool forbid;		/* ended while armed: no CQE ever */
+	bool must;		/* decided delivered: CQE below bound */
+	bool bounded;		/* CQEs only at positions below bound */
+	bool maybe_cancelled;	/* CANCEL_ALL could have taken it */
+	bool seen;
+	bool sat;		/* overruns saturated: periods a lower bound */
+	bool has_min;
+	u32 bound, min_pos, seen_pos;
+	u64 periods;		/* delivered, overruns included */
+	long step;		/* step that armed it */
+	u64 t0, t1;		/* the window of the op that armed it */
+	u64 hist[4][3];		/* the last CQEs: time, overruns, position */
+	struct arm *next;	/* older arms of the id */
+};
+
+struct mid {
+	u32 id;
+	int owner;		/* thread that may submit for it */
+	bool gen_known;
+	u32 last_gen;
+	struct arm *cur;	/* the arm the id has, if any */
+	struct arm *arms;	/* newest first */
+};
+
+struct defer {
+	u32 bound;
+	u32 certain, nmaybe;
+	s32 result;
+	long step;
+	struct arm **maybe;
+};
+
+struct orphan {
+	struct io_uring_cqe cqe;
+	u32 pos;
+	u64 t;
+};
+
+struct logent {
+	long step;
+	int thread;
+	char kind;		/* O op, S setup, L lifecycle, W wait, ... */
+	u8 opcode, flags;
+	u16 resv;
+	u32 id;
+	u64 a, b, c;		/* expiry, user_data, interval / other */
+	s64 res;
+};
+
+struct fz {
+	/* the instance */
+	int fd;
+	struct timerring_params p;
+	char *ring;
+	size_t ring_len;
+	u32 *khead, *ktail, *kflags, *kovf_pending;
+	struct io_uring_cqe *cqes;
+	bool mapped;
+	struct timerring_version ver;
+	u64 online_nodes;
+
+	/* the model */
+	struct mid ids[MAX_IDS];
+	u32 nids;
+	struct arm *arena;
+	u32 narms;
+	struct arm **free_arms;
+	u32 nfree;
+	u32 head;		/* next position to consume */
+	u32 tail0;		/* the tail of the new ring */
+	u32 last_tail;
+	struct defer defers[DEFERS];
+	u32 ndefers;
+	struct orphan orphans[ORPHANS];
+	u32 norphans;
+	bool threaded;
+
+	/* expected statistics */
+	u64 st_armed, st_mod, st_cancel, st_failed, st_batches;
+
+	/* threads */
+	pthread_mutex_t mu;
+	pthread_rwlock_t rw;
+	volatile int stop;
+	u64 thread_seed[MAX_THREADS];
+
+	/* run */
+	u64 seed;
+	int session;
+	long step, max_steps;
+	long long only_id;
+	struct totals *tot;
+	jmp_buf jb;
+	bool failing;
+	char msg[1024];
+	long fail_step;
+	long long fail_id;
+
+	struct logent log[LOGN];
+	long nlog;
+};
+
+static __thread int cur_thread;
+static __thread bool mu_held, rw_held;
+static struct fz *the_fz;	/* for fail() from any thread */
+
+static u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(the_fz && the_fz->p.clockid ? (clockid_t)the_fz->p.clockid :
+		      CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * NSEC_PER_SEC + (u64)ts.tv_nsec;
+}
+
+static u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * NSEC_PER_SEC + (u64)ts.tv_nsec;
+}
+
+static u64 sat_add(u64 a, u64 b)
+{
+	return a + b < a ? ~0ULL : a + b;
+}
+
+static void logit(struct fz *f, char kind, const struct timerring_op *op,
+		  u64 c, s64 res)
+{
+	struct logent *l = &f->log[f->nlog++ % LOGN];
+
+	memset(l, 0, sizeof(*l));
+	l->step = f->step;
+	l->thread = cur_thread;
+	l->kind = kind;
+	l->c = c;
+	l->res = res;
+	if (op) {
+		l->opcode = op->opcode;
+		l->flags = op->flags;
+		l->resv = op->resv;
+		l->id = op->id;
+		l->a = op->expiry;
+		l->b = op->user_data;
+		l->c = op->interval;
+	}
+}
+
+static const char *const opnames[] = { "ARM", "MODIFY", "CANCEL", "CANCEL_ALL" };
+
+static void print_log(struct fz *f, long long id, int max)
+{
+	long i = f->nlog > LOGN ? f->nlog - LOGN : 0, n = 0, first;
+	char name[16];
+
+	/* the last @max entries that concern @id (or all if < 0) */
+	for (first = f->nlog - 1; first >= i && n < max; first--) {
+		struct logent *l = &f->log[first % LOGN];
+
+		if (id < 0 || l->kind != 'O' || l->id == id ||
+		    l->opcode == TIMERRING_OP_CANCEL_ALL)
+			n++;
+	}
+	for (i = first + 1; i < f->nlog; i++) {
+		struct logent *l = &f->log[i % LOGN];
+
+		if (id >= 0 && l->kind == 'O' && l->id != id &&
+		    l->opcode != TIMERRING_OP_CANCEL_ALL)
+			continue;
+		if (l->kind == 'O') {
+			if (l->opcode < 4)
+				snprintf(name, sizeof(name), "%s",
+					 opnames[l->opcode]);
+			else
+				snprintf(name, sizeof(name), "op%u", l->opcode);
+			printf("#   step %ld t%d %s id %u flags %#x resv %u "
+			       "expiry %llu ud %#llx ival %llu -> %lld\n",
+			       l->step, l->thread, name, l->id, l->flags,
+			       l->resv, ULL(l->a), ULL(l->b), ULL(l->c),
+			       (long long)l->res);
+		} else if (l->kind == 'B') {
+			printf("#   step %ld t%d submit: window %llu ns, tail "
+			       "%llu..%llu\n", l->step, l->thread, ULL(l->a),
+			       ULL(l->b), ULL(l->c));
+		} else {
+			printf("#   step %ld t%d %c %llu %llu %llu -> %lld\n",
+			       l->step, l->thread, l->kind, ULL(l->a),
+			       ULL(l->b), ULL(l->c), (long long)l->res);
+		}
+	}
+}
+
+static __attribute__((format(printf, 3, 4), noreturn))
+void fail_at(int line, long long id, const char *fmt, ...)
+{
+	struct fz *f = the_fz;
+	va_list ap;
+
+	if (f->threaded && !mu_held) {
+		pthread_mutex_lock(&f->mu);
+		mu_held = true;
+	}
+	if (!f->failing) {
+		int n = snprintf(f->msg, sizeof(f->msg), "line %d: ", line);
+
+		va_start(ap, fmt);
+		vsnprintf(f->msg + n, sizeof(f->msg) - n, fmt, ap);
+		va_end(ap);
+		f->failing = true;
+		f->fail_step = f->step;
+		f->fail_id = id;
+	}
+	if (f->threaded && cur_thread) {
+		f->stop = 1;
+		mu_held = false;
+		pthread_mutex_unlock(&f->mu);
+		if (rw_held) {
+			rw_held = false;
+			pthread_rwlock_unlock(&f->rw);
+		}
+		pthread_exit(NULL);
+	}
+	longjmp(f->jb, 1);
+}
+
+#define FAIL(id, ...)	fail_at(__LINE__, (id), __VA_ARGS__)
+#define CHECK(cond, id, fmt, ...)					\
+	do {								\
+		if (!(cond))						\
+			FAIL((id), "%s: " fmt, #cond, ##__VA_ARGS__);	\
+	} while (0)
+
+static void lock(struct fz *f)
+{
+	if (f->threaded) {
+		pthread_mutex_lock(&f->mu);
+		mu_held = true;
+	}
+}
+
+static void unlock(struct fz *f)
+{
+	if (f->threaded) {
+		mu_held = false;
+		pthread_mutex_unlock(&f->mu);
+	}
+}
+
+static struct mid *find_id(struct fz *f, u32 id)
+{
+	u32 i;
+
+	for (i = 0; i < f->nids; i++)
+		if (f->ids[i].id == id)
+			return &f->ids[i];
+	return NULL;
+}
+
+/* pos is before @b in ring order */
+static bool pos_before(u32 pos, u32 b)
+{
+	return (s32)(pos - b) < 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* CQEs */
+
+static void check_cqe_arm(struct fz *f, struct arm *a,
+			  const struct io_uring_cqe *cqe, u32 pos, u64 t)
+{
+	u32 fl = cqe->flags;
+
+	CHECK(cqe->user_data == a->ud, a->id,
+	      "CQE at %u of id %u gen %u: user_data %#llx, the arm's %#llx",
+	      pos, a->id, a->gen, ULL(cqe->user_data), ULL(a->ud));
+	CHECK(!a->forbid, a->id, "CQE at %u of id %u gen %u, an arm that "
+	      "was cancelled or replaced while armed (step %ld)", pos, a->id,
+	      a->gen, a->step);
+	CHECK(!a->bounded || pos_before(pos, a->bound), a->id,
+	      "CQE at %u of id %u gen %u after the op that ended it "
+	      "(tail %u then)", pos, a->id, a->gen, a->bound);
+	CHECK(!a->has_min || !pos_before(pos, a->min_pos), a->id,
+	      "CQE at %u of id %u gen %u, before the tail %u of an ARM that "
+	      "found it still armed", pos, a->id, a->gen, a->min_pos);
+	if (!a->ival) {
+		CHECK(fl == tr_uapi_cqe_flags(a->gen, false, 0), a->id,
+		      "CQE at %u of one-shot id %u gen %u: flags %#x", pos,
+		      a->id, a->gen, fl);
+		CHECK(!a->seen, a->id, "second CQE of one-shot id %u gen %u "
+		      "(at %u and %u)", a->id, a->gen, a->seen_pos, pos);
+		CHECK(t >= a->due_lo, a->id, "id %u gen %u early: CQE seen "
+		      "at %llu, due at %llu or later", a->id, a->gen, ULL(t),
+		      ULL(a->due_lo));
+		a->seen = true;
+		a->seen_pos = pos;
+	} else {
+		u64 ov = (fl >> TIMERRING_CQE_OVERRUN_SHIFT) &
+			 TIMERRING_CQE_OVERRUN_MASK, due;
+
+		CHECK(fl == tr_uapi_cqe_flags(a->gen, true, ov), a->id,
+		      "CQE at %u of periodic id %u gen %u: flags %#x", pos,
+		      a->id, a->gen, fl);
+		if (ov == TIMERRING_CQE_OVERRUN_MASK)
+			a->sat = true;
+		a->periods += 1 + ov;
+		memmove(a->hist[1], a->hist[0], sizeof(a->hist[0]) * 3);
+		a->hist[0][0] = t;
+		a->hist[0][1] = ov;
+		a->hist[0][2] = pos;
+		tr_uapi_period_due(a->due_lo, a->ival, a->periods - 1, &due);
+		CHECK(t >= due, a->id, "periodic id %u gen %u early: %llu "
+		      "periods counted at %llu, the last due at %llu or later "
+		      "(armed in [%llu, %llu], ival %llu, res %llu; CQEs at "
+		      "+%lld ov %llu pos %llu, +%lld ov %llu, +%lld ov %llu, "
+		      "+%lld ov %llu)", a->id, a->gen, ULL(a->periods), ULL(t),
+		      ULL(due), ULL(a->t0), ULL(a->t1), ULL(a->ival),
+		      ULL(f->p.resolution_ns),
+		      (long long)(a->hist[0][0] - a->t0), ULL(a->hist[0][1]),
+		      ULL(a->hist[0][2]),
+		      (long long)(a->hist[1][0] - a->t0), ULL(a->hist[1][1]),
+		      (long long)(a->hist[2][0] - a->t0), ULL(a->hist[2][1]),
+		      (long long)(a->hist[3][0] - a->t0), ULL(a->hist[3][1]));
+		a->seen = true;
+		a->seen_pos = pos;
+	}
+	f->tot->cqes++;
+}
+
+/* The arm of (id, gen) that a CQE may belong to, or NULL. */
+static struct arm *cqe_arm(struct mid *m, u32 gen)
+{
+	struct arm *a;
+
+	for (a = m->arms; a; a = a->next)
+		if (a->gen == gen)
+			return a;
+	return NULL;
+}
+
+static void check_cqe(struct fz *f, const struct io_uring_cqe *cqe, u32 pos,
+		      u64 t)
+{
+	struct mid *m = cqe->res >= 0 ? find_id(f, cqe->res) : NULL;
+	struct arm *a;
+
+	CHECK(m, cqe->res, "CQE at %u for id %d, which was never armed "
+	      "(ud %#llx flags %#x)", pos, cqe->res, ULL(cqe->user_data),
+	      cqe->flags);
+	a = cqe_arm(m, cqe->flags >> TIMERRING_CQE_GEN_SHIFT);
+	if (!a) {
+		/* threads: its submitter may not have recorded it yet */
+		CHECK(f->threaded && f->norphans < ORPHANS, m->id,
+		      "CQE at %u for id %u gen %u: no such arm (ud %#llx "
+		      "flags %#x)", pos, m->id,
+		      cqe->flags >> TIMERRING_CQE_GEN_SHIFT,
+		      ULL(cqe->user_data), cqe->flags);
+		f->orphans[f->norphans].cqe = *cqe;
+		f->orphans[f->norphans].pos = pos;
+		f->orphans[f->norphans].t = t;
+		f->norphans++;
+		return;
+	}
+	check_cqe_arm(f, a, cqe, pos, t);
+}
+
+/* The orphans of @a, in ring order (a period's count is cumulative). */
+static void adopt_orphans(struct fz *f, struct arm *a)
+{
+	u32 i, k = 0;
+
+	for (i = 0; i < f->norphans; i++) {
+		struct orphan *o = &f->orphans[i];
+
+		if ((u32)o->cqe.res != a->id ||
+		    o->cqe.flags >> TIMERRING_CQE_GEN_SHIFT != a->gen) {
+			f->orphans[k++] = *o;
+			continue;
+		}
+		check_cqe_arm(f, a, &o->cqe, o->pos, o->t);
+	}
+	f->norphans = k;
+}
+
+/* Deferred checks whose position the consumer has reached. */
+static void resolve(struct fz *f, bool all_seen)
+{
+	u32 i, j;
+
+	for (i = 0; i < f->ndefers; i++) {
+		struct defer *d = &f->defers[i];
+		u32 delivered = 0;
+
+		if (!all_seen && pos_before(f->head, d->bound))
+			continue;
+		for (j = 0; j < d->nmaybe; j++)
+			delivered += d->maybe[j]->seen &&
+				     pos_before(d->maybe[j]->seen_pos, d->bound);
+		CHECK((u32)d->result == d->certain + d->nmaybe - delivered, -1,
+		      "CANCEL_ALL of step %ld returned %d: %u certainly armed, "
+		      "%u maybe, %u of which had a CQE before it", d->step,
+		      d->result, d->certain, d->nmaybe, delivered);
+		free(d->maybe);
+		f->defers[i--] = f->defers[--f->ndefers];
+	}
+	for (i = 0; i < f->nids; i++) {
+		struct arm *a;
+
+		for (a = f->ids[i].arms; a; a = a->next)
+			if (a->must && !a->seen &&
+			    (all_seen || !pos_before(f->head, a->bound)))
+				FAIL(a->id, "id %u gen %u: an op found it "
+				     "delivered, but no CQE came before "
+				     "position %u", a->id, a->gen, a->bound);
+	}
+}
+
+static void check_ring_fields(struct fz *f)
+{
+	const struct timerring_cq_offsets *o = &f->p.cq_off;
+
+	CHECK(*(u32 *)(f->ring + o->ring_mask) == f->p.cq_entries - 1, -1,
+	      "ring_mask %u", *(u32 *)(f->ring + o->ring_mask));
+	CHECK(*(u32 *)(f->ring + o->ring_entries) == f->p.cq_entries, -1,
+	      "ring_entries %u", *(u32 *)(f->ring + o->ring_entries));
+	CHECK(*(u32 *)(f->ring + o->overflow) == 0, -1, "overflow %u",
+	      *(u32 *)(f->ring + o->overflow));
+}
+
+/* Consume up to @max CQEs (model locked). */
+static u32 consume(struct fz *f, u32 max)
+{
+	u32 tail, n, i;
+	u64 t;
+
+	if (!f->mapped)
+		return 0;
+	tail = __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
+	t = now_ns();
+	CHECK(!pos_before(tail, f->last_tail), -1, "tail went back from %u "
+	      "to %u", f->last_tail, tail);
+	f->last_tail = tail;
+	n = tail - f->head;
+	CHECK(n <= f->p.cq_entries, -1, "%u CQEs ready (head %u tail %u) in "
+	      "a ring of %u", n, f->head, tail, f->p.cq_entries);
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++) {
+		u32 pos = f->head + i;
+
+		check_cqe(f, &f->cqes[pos & (f->p.cq_entries - 1)], pos, t);
+	}
+	f->head += n;
+	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
+	resolve(f, false);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ops against the model */
+
+struct window {
+	u64 t0, t1;
+	u32 tb, ta;
+};
+
+enum { S_IDLE, S_ARMED, S_MAYBE };
+
+static int arm_state(const struct arm *a, const struct window *w)
+{
+	if (!a || a->state != A_LIVE || a->must || a->forbid ||
+	    a->maybe_cancelled)
+		return S_IDLE;
+	if (a->ival)
+		return S_ARMED;
+	if (a->seen)
+		return pos_before(a->seen_pos, w->tb) ? S_IDLE :
+		       !pos_before(a->seen_pos, w->ta) ? S_ARMED : S_MAYBE;
+	if (w->t1 < a->due_lo)
+		return S_ARMED;
+	return S_MAYBE;
+}
+
+/* The op found @a delivered: its CQE is below w->ta. */
+static void decide_delivered(struct fz *f, struct arm *a,
+			     const struct window *w)
+{
+	CHECK(!a->seen || pos_before(a->seen_pos, w->ta), a->id,
+	      "id %u gen %u: found delivered, but its CQE is at %u, past "
+	      "the tail %u after the op", a->id, a->gen, a->seen_pos, w->ta);
+	a->must = !a->seen;
+	a->bounded = true;
+	a->bound = w->ta;
+	a->state = A_DONE;
+	f->tot->ambiguous++;
+}
+
+/* The op ended @a while it was armed. */
+static void end_arm(struct arm *a, const struct window *w)
+{
+	a->state = A_ENDED;
+	if (a->ival) {
+		a->bounded = true;
+		a->bound = w->ta;
+	} else {
+		CHECK(!a->seen, a->id, "id %u gen %u was cancelled or "
+		      "replaced while armed, but its CQE is at %u", a->id,
+		      a->gen, a->seen_pos);
+		a->forbid = true;
+	}
+}
+
+/* No CQE can come for @a any more, and no check refers to it. */
+static bool retired(const struct fz *f, const struct mid *m,
+		    const struct arm *a)
+{
+	bool passed = a->bounded && !pos_before(f->head, a->bound);
+
+	if (a == m->cur)
+		return false;
+	if (a->maybe_cancelled)
+		return passed;
+	if (!a->ival)
+		return a->seen || a->forbid;
+	return passed;
+}
+
+/* Take back the arms of the session that are retired (model locked). */
+static void recycle(struct fz *f)
+{
+	u32 i;
+
+	for (i = 0; i < f->nids; i++) {
+		struct mid *m = &f->ids[i];
+		struct arm **pp = &m->arms;
+
+		while (*pp) {
+			if (retired(f, m, *pp)) {
+				f->free_arms[f->nfree++] = *pp;
+				*pp = (*pp)->next;
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+}
+
+static struct arm *new_arm(struct fz *f, struct mid *m,
+			   const struct timerring_op *op, u32 gen,
+			   const struct window *w)
+{
+	struct arm *a;
+	u64 timeout;
+
+	if (f->narms == ARENA && !f->nfree)
+		recycle(f);
+	CHECK(f->narms < ARENA || f->nfree, m->id, "%u arms live", ARENA);
+	a = f->nfree ? f->free_arms[--f->nfree] : &f->arena[f->narms++];
+	memset(a, 0, sizeof(*a));
+	a->id = m->id;
+	a->gen = gen;
+	a->ud = op->user_data;
+	a->ival = op->interval;
+	a->step = f->step;
+	a->t0 = w->t0;
+	a->t1 = w->t1;
+	if (op->flags & TIMERRING_OPF_ABS) {
+		a->due_lo = a->due_hi = op->expiry;
+	} else {
+		a->due_lo = sat_add(w->t0, op->expiry);
+		a->due_hi = sat_add(w->t1, op->expiry);
+	}
+	/* a tick, and for SLACK 1/8 of the timeout (at least a tick) */
+	a->late_ns = f->p.resolution_ns;
+	if (op->flags & TIMERRING_OPF_SLACK) {
+		timeout = a->due_hi > w->t0 ? a->due_hi - w->t0 : 0;
+		a->late_ns += timeout / 8 > f->p.resolution_ns ?
+			      timeout / 8 : f->p.resolution_ns;
+		a->late_ns += a->ival / 8;
+	}
+	a->next = m->arms;
+	m->arms = a;
+	m->cur = a;
+	if (f->threaded)
+		adopt_orphans(f, a);
+	return a;
+}
+
+static void check_gen(struct mid *m, u32 gen)
+{
+	if (m->gen_known)
+		CHECK(gen == ((m->last_gen + 1) & TIMERRING_RES_GEN_MASK), m->id,
+		      "id %u: generation %u after %u", m->id, gen, m->last_gen);
+	m->gen_known = true;
+	m->last_gen = gen;
+}
+
+static void cancel_all(struct fz *f, s32 res, const struct window *w)
+{
+	struct defer *d;
+	u32 i, certain = 0, nmaybe = 0;
+	struct arm **maybe = calloc(MAX_IDS, sizeof(*maybe));
+
+	if (!maybe)
+		abort();
+	CHECK(res >= 0, -1, "CANCEL_ALL: %d", res);
+	for (i = 0; i < f->nids; i++) {
+		struct mid *m = &f->ids[i];
+		struct arm *a = m->cur;
+
+		switch (arm_state(a, w)) {
+		case S_ARMED:
+			certain++;
+			end_arm(a, w);
+			break;
+		case S_MAYBE:
+			maybe[nmaybe++] = a;
+			a->maybe_cancelled = true;
+			a->bounded = true;
+			a->bound = w->ta;
+			f->tot->ambiguous++;
+			break;
+		}
+		m->cur = NULL;
+	}
+	f->st_cancel += res;
+	if (!nmaybe) {
+		CHECK((u32)res == certain, -1, "CANCEL_ALL: %d, model %u", res,
+		      certain);
+		free(maybe);
+		return;
+	}
+	CHECK((u32)res >= certain && (u32)res <= certain + nmaybe, -1,
+	      "CANCEL_ALL: %d, model %u..%u", res, certain, certain + nmaybe);
+	CHECK(f->ndefers < DEFERS, -1, "too many deferred checks");
+	d = &f->defers[f->ndefers++];
+	d->bound = w->ta;
+	d->certain = certain;
+	d->nmaybe = nmaybe;
+	d->result = res;
+	d->step = f->step;
+	d->maybe = maybe;
+}
+
+/* One processed op and its result (model locked). */
+static void apply_op(struct fz *f, const struct timerring_op *op, s32 res,
+		     const struct window *w)
+{
+	unsigned int e = tr_uapi_op_errors(op, f->p.max_timers,
+					   f->p.resolution_ns);
+	struct mid *m;
+	struct arm *a;
+	int st;
+	u32 gen;
+
+	logit(f, 'O', op, 0, res);
+	f->tot->ops++;
+	if (res < 0)
+		f->st_failed++;
+	if (e) {
+		CHECK((res == -EINVAL && (e & TR_UAPI_EINVAL)) ||
+		      (res == -ERANGE && (e & TR_UAPI_ERANGE)), op->id,
+		      "malformed op %u (id %u flags %#x resv %u): %d, wanted "
+		      "%s%s", op->opcode, op->id, op->flags, op->resv, res,
+		      e & TR_UAPI_EINVAL ? "EINVAL " : "",
+		      e & TR_UAPI_ERANGE ? "ERANGE" : "");
+		return;
+	}
+	if (op->opcode == TIMERRING_OP_CANCEL_ALL) {
+		cancel_all(f, res, w);
+		return;
+	}
+	m = find_id(f, op->id);
+	CHECK(m, op->id, "op on id %u outside the pool", op->id);
+	a = m->cur;
+	st = arm_state(a, w);
+	if (st == S_IDLE)
+		m->cur = NULL;
+	switch (op->opcode) {
+	case TIMERRING_OP_ARM:
+		if (st == S_ARMED || (st == S_MAYBE && res == -EEXIST)) {
+			CHECK(res == -EEXIST, op->id, "ARM of armed id %u: %d",
+			      op->id, res);
+			/* a one-shot's CQE can only come after this */
+			if (st == S_MAYBE && !a->has_min) {
+				a->has_min = true;
+				a->min_pos = w->tb;
+			}
+			return;
+		}
+		CHECK(res >= 0 && res <= (s32)TIMERRING_RES_GEN_MASK, op->id,
+		      "ARM of idle id %u: %d", op->id, res);
+		if (st == S_MAYBE)
+			decide_delivered(f, a, w);
+		check_gen(m, res);
+		new_arm(f, m, op, res, w);
+		f->st_armed++;
+		return;
+	case TIMERRING_OP_MODIFY:
+		CHECK(res >= 0 && !(res & ~(s32)(TIMERRING_RES_GEN_MASK |
+						TIMERRING_RES_REARMED)),
+		      op->id, "MODIFY of id %u: %#x", op->id, res);
+		gen = res & TIMERRING_RES_GEN_MASK;
+		if (st == S_MAYBE) {
+			if (res & TIMERRING_RES_REARMED)
+				end_arm(a, w);
+			else
+				decide_delivered(f, a, w);
+		} else {
+			CHECK(!!(res & TIMERRING_RES_REARMED) == (st == S_ARMED),
+			      op->id, "MODIFY of %s id %u: %#x",
+			      st == S_ARMED ? "armed" : "idle", op->id, res);
+			if (st == S_ARMED)
+				end_arm(a, w);
+		}
+		check_gen(m, gen);
+		new_arm(f, m, op, gen, w);
+		f->st_mod++;
+		return;
+	case TIMERRING_OP_CANCEL:
+		if (st == S_IDLE) {
+			CHECK(res == -ENOENT, op->id, "CANCEL of idle id %u: %d",
+			      op->id, res);
+			return;
+		}
+		if (st == S_MAYBE && res == -ENOENT) {
+			decide_delivered(f, a, w);
+			m->cur = NULL;
+			return;
+		}
+		CHECK(res == 0, op->id, "CANCEL of armed id %u: %d", op->id,
+		      res);
+		end_arm(a, w);
+		m->cur = NULL;
+		f->st_cancel++;
+		return;
+	}
+	FAIL(op->id, "opcode %u passed the rules", op->opcode);
+}
+
+/* ------------------------------------------------------------------ */
+/* The generator: draws only from its own state, never from the model. */
+
+struct gen {
+	u64 s;
+};
+
+static u64 grnd(struct gen *g)
+{
+	return tr_splitmix64(&g->s);
+}
+
+static u64 below(struct gen *g, u64 n)
+{
+	return n ? grnd(g) % n : 0;
+}
+
+static bool chance(struct gen *g, unsigned int pct)
+{
+	return below(g, 100) < pct;
+}
+
+static u32 gen_id(struct fz *f, struct gen *g, int thread, int nthreads)
+{
+	u32 mt = f->p.max_timers, i;
+
+	switch (below(g, 40)) {
+	case 0:
+		return mt;
+	case 1:
+		return mt + 1 + below(g, 3);
+	case 2:
+		return ~0U - below(g, 2);
+	case 3:
+		return 1U << 30;
+	default:
+		break;
+	}
+	for (i = 0; i < 8; i++) {
+		struct mid *m = &f->ids[below(g, f->nids)];
+
+		if (nthreads <= 1 || m->owner == thread)
+			return m->id;
+	}
+	return mt;	/* ERANGE: no id of ours drawn */
+}
+
+static u64 gen_rel(struct gen *g, u64 res)
+{
+	switch (below(g, 20)) {
+	case 0:
+	case 1:
+		return 0;
+	case 2:
+	case 3:
+	case 4:
+		return below(g, 2 * NSEC_PER_MSEC);
+	case 5:
+	case 6:
+	case 7:
+	case 8:
+		return below(g, 30 * NSEC_PER_MSEC);
+	case 9:
+	case 10:
+		return below(g, 300 * NSEC_PER_MSEC);
+	case 11:
+		return NSEC_PER_SEC / 2 + below(g, 2 * NSEC_PER_SEC);
+	case 12:
+		return res * (1 + below(g, 3)) - below(g, 2);
+	case 13:
+		return 3600 * NSEC_PER_SEC + below(g, 1ULL << 50);
+	case 14:
+		return ~0ULL - below(g, 1000);		/* overflows */
+	case 15:
+		return grnd(g);
+	default:
+		return below(g, 10 * NSEC_PER_MSEC);
+	}
+}
+
+static void gen_op(struct fz *f, struct gen *g, struct timerring_op *op,
+		   const struct timerring_op *prev, int thread, int nthreads,
+		   bool allow_cancel_all)
+{
+	u64 res = f->p.resolution_ns, t;
+	unsigned int r = below(g, 100);
+
+	memset(op, 0, sizeof(*op));
+	if (r < 32)
+		op->opcode = TIMERRING_OP_ARM;
+	else if (r < 58)
+		op->opcode = TIMERRING_OP_MODIFY;
+	else if (r < 92)
+		op->opcode = TIMERRING_OP_CANCEL;
+	else if (r < 95)
+		op->opcode = allow_cancel_all ? TIMERRING_OP_CANCEL_ALL :
+			     TIMERRING_OP_CANCEL;
+	else
+		op->opcode = TIMERRING_OP_LAST + below(g, 252);
+	op->id = prev && chance(g, 25) ? prev->id :
+		 gen_id(f, g, thread, nthreads);
+	if (op->opcode == TIMERRING_OP_ARM || op->opcode == TIMERRING_OP_MODIFY ||
+	    op->opcode >= TIMERRING_OP_LAST) {
+		op->user_data = grnd(g);
+		op->flags = below(g, 4);
+		if (op->flags & TIMERRING_OPF_ABS) {
+			t = now_ns();
+			switch (below(g, 6)) {
+			case 0:
+				op->expiry = t - below(g, t);	/* past */
+				break;
+			case 1:
+				op->expiry = below(g, 2) ? 0 : ~0ULL;
+				break;
+			default:
+				op->expiry = sat_add(t, gen_rel(g, res));
+				break;
+			}
+		} else {
+			op->expiry = gen_rel(g, res);
+		}
+		if (chance(g, 22)) {
+			switch (below(g, 8)) {
+			case 0:
+				/* at the resolution; 1 ms at least */
+				op->interval = res < NSEC_PER_MSEC ?
+					       NSEC_PER_MSEC : res;
+				break;
+			case 1:
+				op->interval = res - 1 - below(g, res);
+				break;
+			case 2:
+				op->interval = ~0ULL - below(g, 2);
+				break;
+			case 3:
+				op->interval = grnd(g);
+				break;
+			default:
+				op->interval = res + 3 * NSEC_PER_MSEC +
+					       below(g, 200 * NSEC_PER_MSEC);
+				break;
+			}
+		}
+	} else if (chance(g, 6)) {
+		/* a field CANCEL or CANCEL_ALL does not use */
+		switch (below(g, 4)) {
+		case 0:
+			op->expiry = 1 + below(g, 100);
+			break;
+		case 1:
+			op->user_data = 1 + grnd(g) % 1000;
+			break;
+		case 2:
+			op->interval = res;
+			break;
+		default:
+			op->flags = 1 + below(g, 3);
+			break;
+		}
+	}
+	if (op->opcode == TIMERRING_OP_CANCEL_ALL && !chance(g, 8))
+		op->id = 0;
+	if (chance(g, 2))
+		op->flags |= 1 << (2 + below(g, 6));
+	if (chance(g, 2))
+		op->resv = 1 + below(g, 0xfffe);
+}
+
+static bool op_wanted(const struct fz *f, const struct timerring_op *op)
+{
+	return f->only_id < 0 || op->opcode == TIMERRING_OP_CANCEL_ALL ||
+	       op->id == f->only_id;
+}
+
+/* ------------------------------------------------------------------ */
+/* Submitting */
+
+static u32 read_tail(struct fz *f)
+{
+	if (f->mapped)
+		return __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
+	return f->last_tail;
+}
+
+/*
+ * Submit @n ops with @flags and check everything against the model.
+ * @fault_at: ops from this index on are unreadable (-1: none). @child:
+ * submit from a forked child instead.
+ */
+static void submit(struct fz *f, struct timerring_op *ops, u32 n, u32 flags,
+		   long fault_at, bool child)
+{
+	static __thread s32 res[MAX_BATCH];
+	static __thread struct timerring_op *guard;
+	static __thread size_t guard_len;
+	struct timerring_submit s;
+	struct timerring_op *uops = ops;
+	struct window w;
+	u32 i, failed = 0;
+	int ret, err;
+
+	for (i = 0; i < n; i++)
+		res[i] = 0x5a5a5a5a;
+	if (fault_at >= 0) {
+		/* ops [0, fault_at) end where a PROT_NONE page starts */
+		size_t pg = getpagesize(), len = ((fault_at * sizeof(*ops) +
+						   pg - 1) / pg + 1) * pg;
+
+		if (guard_len < len) {
+			if (guard)
+				munmap(guard, guard_len);
+			guard = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			CHECK(guard != MAP_FAILED, -1, "mmap: %d", errno);
+			guard_len = len;
+		}
+		mprotect(guard, guard_len, PROT_READ | PROT_WRITE);
+		uops = (struct timerring_op *)((char *)guard + len - pg -
+					       fault_at * sizeof(*ops));
+		memcpy(uops, ops, fault_at * sizeof(*ops));
+		mprotect((char *)guard + len - pg, pg, PROT_NONE);
+	}
+	memset(&s, 0, sizeof(s));
+	s.ops = (u64)(uintptr_t)uops;
+	s.results = (u64)(uintptr_t)res;
+	s.nr = n;
+	s.flags = flags;
+
+	w.t0 = now_ns();
+	lock(f);
+	w.tb = read_tail(f);
+	unlock(f);
+	if (child) {
+		/* the child submits on the inherited fd; the rest comes back */
+		struct { int ret, err; struct timerring_submit s; } *shm;
+		pid_t pid;
+		int status;
+
+		shm = mmap(NULL, sizeof(*shm) + n * sizeof(s32),
+			   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			   -1, 0);
+		CHECK(shm != MAP_FAILED, -1, "mmap: %d", errno);
+		fflush(stdout);
+		pid = fork();
+		CHECK(pid >= 0, -1, "fork: %d", errno);
+		if (!pid) {
+			s32 *cres = (s32 *)(shm + 1);
+
+			memcpy(cres, res, n * sizeof(s32));
+			s.results = (u64)(uintptr_t)cres;
+			/* the child's copy of the ring goes first at times */
+			if (f->mapped && (f->step & 1))
+				munmap(f->ring, f->ring_len);
+			shm->ret = ioctl(f->fd, TIMERRING_IOC_SUBMIT, &s);
+			shm->err = errno;
+			shm->s = s;
+			_exit(0);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      !WEXITSTATUS(status), -1, "child: status %#x", status);
+		ret = shm->ret;
+		err = shm->err;
+		s = shm->s;
+		memcpy(res, shm + 1, n * sizeof(s32));
+		munmap(shm, sizeof(*shm) + n * sizeof(s32));
+		f->tot->forks++;
+	} else {
+		ret = ioctl(f->fd, TIMERRING_IOC_SUBMIT, &s);
+		err = errno;
+	}
+	lock(f);
+	w.ta = read_tail(f);
+	w.t1 = now_ns();
+	logit(f, 'B', NULL, w.ta, 0);
+	f->log[(f->nlog - 1) % LOGN].a = w.t1 - w.t0;
+	f->log[(f->nlog - 1) % LOGN].b = w.tb;
+	f->tot->batches++;
+
+	if (ret < 0) {
+		/* a fault in the first chunk: nothing processed */
+		CHECK(n && fault_at >= 0 && err == EFAULT, -1, "SUBMIT of %u "
+		      "ops (fault at %ld): errno %d", n, fault_at, err);
+		for (i = 0; i < n; i++)
+			CHECK(res[i] == 0x5a5a5a5a, -1, "failed SUBMIT wrote "
+			      "result %u", i);
+		unlock(f);
+		return;
+	}
+	CHECK(ret == 0, -1, "SUBMIT returned %d", ret);
+	f->st_batches++;
+	CHECK(s.done <= n, -1, "done %u of %u", s.done, n);
+	if (fault_at >= 0)
+		CHECK(s.done <= (u32)fault_at, -1, "done %u past the fault at "
+		      "%ld", s.done, fault_at);
+	else if (!(flags & TIMERRING_SUBMIT_STOP_ON_ERROR))
+		CHECK(s.done == n, -1, "done %u of %u", s.done, n);
+	for (i = 0; i < s.done; i++) {
+		CHECK(res[i] != 0x5a5a5a5a, -1, "result %u of %u not written",
+		      i, s.done);
+		if (res[i] < 0) {
+			failed++;
+			if (flags & TIMERRING_SUBMIT_STOP_ON_ERROR)
+				CHECK(i == s.done - 1, -1, "STOP_ON_ERROR went "
+				      "on after op %u failed (%d)", i, res[i]);
+		}
+		apply_op(f, &ops[i], res[i], &w);
+	}
+	for (i = s.done; i < n; i++)
+		CHECK(res[i] == 0x5a5a5a5a, -1, "result %u past done %u "
+		      "written", i, s.done);
+	if ((flags & TIMERRING_SUBMIT_STOP_ON_ERROR) && fault_at < 0 &&
+	    s.done < n)
+		CHECK(s.done && res[s.done - 1] < 0, -1, "STOP_ON_ERROR stopped "
+		      "at %u with no failure", s.done);
+	CHECK(s.failed == failed, -1, "failed %u, results say %u", s.failed,
+	      failed);
+	unlock(f);
+}
+
+static void gen_batch(struct fz *f, struct gen *g, int thread, int nthreads,
+		      bool allow_cancel_all)
+{
+	static __thread struct timerring_op ops[MAX_BATCH];
+	u32 n, i, k = 0, flags = 0;
+	long fault_at = -1;
+
+	switch (below(g, 20)) {
+	case 0:
+		n = 250 + below(g, MAX_BATCH - 250);	/* past a chunk */
+		break;
+	case 1:
+	case 2:
+		n = 9 + below(g, 40);
+		break;
+	default:
+		n = 1 + below(g, 8);
+		break;
+	}
+	for (i = 0; i < n; i++) {
+		gen_op(f, g, &ops[k], k ? &ops[k - 1] : NULL, thread, nthreads,
+		       allow_cancel_all);
+		if (op_wanted(f, &ops[k]))
+			k++;
+	}
+	if (chance(g, 10))
+		flags |= TIMERRING_SUBMIT_STOP_ON_ERROR;
+	if (chance(g, 3))
+		fault_at = below(g, k + 1);
+	if (!k && fault_at < 0)
+		return;
+	submit(f, ops, k, flags, fault_at, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* The instance */
+
+static void map_ring(struct fz *f)
+{
+	const struct timerring_cq_offsets *o = &f->p.cq_off;
+	void *p = mmap(NULL, f->p.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       f->fd, f->p.mmap_offset);
+
+	CHECK(p != MAP_FAILED, -1, "mmap of the ring: %d", errno);
+	f->ring = p;
+	f->ring_len = f->p.mmap_size;
+	f->khead = (u32 *)(f->ring + o->head);
+	f->ktail = (u32 *)(f->ring + o->tail);
+	f->kflags = (u32 *)(f->ring + o->kflags);
+	f->kovf_pending = (u32 *)(f->ring + o->overflow_pending);
+	f->cqes = (struct io_uring_cqe *)(f->ring + o->cqes);
+	f->mapped = true;
+	/* the head was ours all along: what we had, whatever was there */
+	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
+	check_ring_fields(f);
+}
+
+static void unmap_ring(struct fz *f)
+{
+	if (!f->mapped)
+		return;
+	munmap(f->ring, f->ring_len);
+	f->mapped = false;
+}
+
+static u64 online_nodes(void)
+{
+	char buf[256], *p;
+	u64 mask = 0;
+	int fd = open("/sys/devices/system/node/online", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	for (p = buf; *p && *p != '\n';) {
+		long a = strtol(p, &p, 10), b = a;
+
+		if (*p == '-')
+			b = strtol(p + 1, &p, 10);
+		for (; a <= b && a < 64; a++)
+			mask |= 1ULL << a;
+		if (*p == ',')
+			p++;
+		else
+			break;
+	}
+	return mask ? mask : 1;
+}
+
+static u32 roundup_pow2(u32 v)
+{
+	u32 r = 1;
+
+	while (r < v && r)
+		r <<= 1;
+	return r;
+}
+
+/*
+ * What SETUP must do with @in, by the header: 0 and the out fields in
+ * @out, or -EINVAL.
+ */
+static int setup_expect(struct fz *f, const struct timerring_params *in,
+			struct timerring_params *out)
+{
+	bool clamp = in->flags & TIMERRING_SETUP_CLAMP;
+	u32 cap_cq = f->ver.max_cq_entries, cap_ids = f->ver.max_timers, i;
+
+	*out = *in;
+	for (i = 0; i < 4; i++)
+		if (in->resv[i])
+			return -EINVAL;
+	if (in->flags & ~TIMERRING_SETUP_ALL)
+		return -EINVAL;
+	if (in->clockid != CLOCK_MONOTONIC && in->clockid != CLOCK_BOOTTIME)
+		return -EINVAL;
+	if (!out->resolution_ns)
+		out->resolution_ns = TIMERRING_RES_NS_DEFAULT;
+	if (out->resolution_ns < TIMERRING_RES_NS_MIN ||
+	    out->resolution_ns > TIMERRING_RES_NS_MAX)
+		return -EINVAL;
+	if (!in->max_timers)
+		return -EINVAL;
+	if (in->max_timers > cap_ids) {
+		if (!clamp)
+			return -EINVAL;
+		out->max_timers = cap_ids;
+	}
+	if (!out->cq_entries)
+		out->cq_entries = cap_cq > TIMERRING_CQ_ENTRIES_DEFAULT ?
+				  TIMERRING_CQ_ENTRIES_DEFAULT : cap_cq;
+	if (out->cq_entries < TIMERRING_CQ_ENTRIES_MIN ||
+	    out->cq_entries > cap_cq) {
+		if (!clamp)
+			return -EINVAL;
+		out->cq_entries = out->cq_entries < TIMERRING_CQ_ENTRIES_MIN ?
+				  TIMERRING_CQ_ENTRIES_MIN : cap_cq;
+	}
+	out->cq_entries = roundup_pow2(out->cq_entries);
+	if (in->numa_node != TIMERRING_NODE_CURRENT &&
+	    (in->numa_node < 0 || in->numa_node >= 64 ||
+	     !(f->online_nodes & (1ULL << in->numa_node))))
+		return -EINVAL;
+	return 0;
+}
+
+static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
+{
+	static const u32 cqs[] = { 64, 64, 128, 256, 1024, 4096, 65, 100, 0 };
+	static const u32 mts[] = { 1, 2, 127, 128, 129, 300, 4096, 1 << 20,
+				   1 << 24 };
+	static const u64 ress[] = { 0, 1000, 10000, 100000, 1000000, 1234567,
+				    4000000 };
+
+	memset(p, 0, sizeof(*p));
+	p->cq_entries = cqs[below(g, ARRAY_SIZE(cqs))];
+	p->max_timers = mts[below(g, ARRAY_SIZE(mts))];
+	p->clockid = below(g, 4) ? CLOCK_MONOTONIC : CLOCK_BOOTTIME;
+	p->resolution_ns = ress[below(g, ARRAY_SIZE(ress))];
+	p->numa_node = below(g, 3) ? TIMERRING_NODE_CURRENT : (int)below(g, 2);
+	if (chance(g, 15))
+		p->flags = TIMERRING_SETUP_CLAMP;
+	if (valid)
+		return;
+	switch (below(g, 12)) {
+	case 0:
+		p->cq_entries = below(g, 64);
+		break;
+	case 1:
+		p->cq_entries = (1U << 22) + 1 + below(g, 1U << 30);
+		break;
+	case 2:
+		p->max_timers = below(g, 2) ? 0 : (1U << 30) + 1 + below(g, 9);
+		break;
+	case 3:
+		p->clockid = below(g, 2) ? CLOCK_REALTIME : 2 + below(g, 40);
+		break;
+	case 4:
+		p->flags = 1U << (1 + below(g, 31));
+		break;
+	case 5:
+		p->resolution_ns = below(g, 2) ? 1 + below(g, 999) :
+				   NSEC_PER_SEC + 1 + below(g, 1ULL << 40);
+		break;
+	case 6:
+		p->numa_node = below(g, 2) ? 2 + (int)below(g, 1000) :
+			       -2 - (int)below(g, 1000);
+		break;
+	case 7:
+		p->resv[below(g, 4)] = 1 + below(g, 1000);
+		break;
+	default:
+		/* clamped: a valid SETUP of a huge request */
+		p->flags = TIMERRING_SETUP_CLAMP;
+		p->cq_entries = below(g, 2) ? 1 + below(g, 63) : 64;
+		p->max_timers = below(g, 2) ? ~0U : 1 + below(g, 1000);
+		break;
+	}
+}
+
+static void setup_instance(struct fz *f, struct gen *g)
+{
+	struct timerring_params p, want;
+	int tries, ret, exp;
+
+	f->fd = open(TIMERRING_DEV_PATH, O_RDWR | O_CLOEXEC);
+	CHECK(f->fd >= 0, -1, "open: %d", errno);
+	for (tries = 0;; tries++) {
+		gen_params(g, &p, tries >= 3 || chance(g, 40));
+		exp = setup_expect(f, &p, &want);
+		ret = ioctl(f->fd, TIMERRING_IOC_SETUP, &p);
+		ret = ret < 0 ? -errno : ret;
+		logit(f, 'S', NULL, p.max_timers, ret);
+		f->tot->setups++;
+		if (exp) {
+			CHECK(ret == exp, -1, "SETUP cq %u mt %u clock %u flags "
+			      "%#x res %llu node %d: %d, wanted %d",
+			      want.cq_entries, want.max_timers, want.clockid,
+			      want.flags, ULL(want.resolution_ns),
+			      want.numa_node, ret, exp);
+			continue;
+		}
+		CHECK(ret == 0, -1, "SETUP cq %u mt %u res %llu: %d",
+		      want.cq_entries, want.max_timers,
+		      ULL(want.resolution_ns), ret);
+		break;
+	}
+	CHECK(p.cq_entries == want.cq_entries && p.max_timers ==
+	      want.max_timers && p.resolution_ns == want.resolution_ns, -1,
+	      "SETUP out: cq %u mt %u res %llu, wanted %u %u %llu",
+	      p.cq_entries, p.max_timers, ULL(p.resolution_ns),
+	      want.cq_entries, want.max_timers, ULL(want.resolution_ns));
+	CHECK(p.numa_node >= 0 && (f->online_nodes & (1ULL << p.numa_node)) &&
+	      (want.numa_node < 0 || p.numa_node == want.numa_node), -1,
+	      "SETUP node %d, asked %d", p.numa_node, want.numa_node);
+	CHECK((p.features & (TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
+			     TIMERRING_FEAT_NODROP)) ==
+	      (TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
+	       TIMERRING_FEAT_NODROP), -1, "features %#x", p.features);
+	CHECK(p.mmap_offset == 0 && p.mmap_size >= p.cq_off.cqes +
+	      (u64)p.cq_entries * sizeof(struct io_uring_cqe), -1,
+	      "mmap offset %llu size %llu", ULL(p.mmap_offset),
+	      ULL(p.mmap_size));
+	f->p = p;
+	/* a second SETUP: EINVAL for a bad field, else EBUSY */
+	if (chance(g, 30)) {
+		gen_params(g, &p, chance(g, 50));
+		exp = setup_expect(f, &p, &want);
+		ret = ioctl(f->fd, TIMERRING_IOC_SETUP, &p) < 0 ? -errno : 0;
+		CHECK(ret == (exp ? exp : -EBUSY), -1, "second SETUP: %d, "
+		      "wanted %d", ret, exp ? exp : -EBUSY);
+	}
+	map_ring(f);
+	f->head = f->last_tail = f->tail0 = *f->ktail;
+	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
+}
+
+/* The pool of ids: the edges of the id space and of table chunks. */
+static void make_pool(struct fz *f, struct gen *g, int nthreads)
+{
+	u32 mt = f->p.max_timers, cand[MAX_IDS * 2], nc = 0, i, j;
+	u32 want = 8 + below(g, MAX_IDS - 8);
+
+	cand[nc++] = 0;
+	cand[nc++] = mt - 1;
+	cand[nc++] = 1;
+	cand[nc++] = mt - 2;
+	cand[nc++] = 127;
+	cand[nc++] = 128;
+	cand[nc++] = 129;
+	while (nc < ARRAY_SIZE(cand))
+		cand[nc++] = below(g, 3) ? below(g, mt < 300 ? mt : 300) :
+			     below(g, mt);
+	f->nids = 0;
+	for (i = 0; i < nc && f->nids < want; i++) {
+		if (cand[i] >= mt)
+			continue;
+		for (j = 0; j < f->nids; j++)
+			if (f->ids[j].id == cand[i])
+				break;
+		if (j < f->nids)
+			continue;
+		memset(&f->ids[f->nids], 0, sizeof(f->ids[0]));
+		f->ids[f->nids].id = cand[i];
+		f->ids[f->nids].owner = f->nids % (nthreads ? nthreads : 1);
+		f->nids++;
+	}
+}
+
+static void reset_model(struct fz *f)
+{
+	u32 i;
+
+	for (i = 0; i < f->ndefers; i++)
+		free(f->defers[i].maybe);
+	f->ndefers = 0;
+	f->norphans = 0;
+	f->narms = 0;
+	f->nfree = 0;
+	f->nids = 0;
+	f->st_armed = f->st_mod = f->st_cancel = f->st_failed = 0;
+	f->st_batches = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checkpoints */
+
+static int wait_ioctl(struct fz *f, u32 min, s64 timeout, u32 *ready)
+{
+	struct timerring_wait w = {
+		.min_complete = min,
+		.timeout_ns = timeout,
+		.ready = 0xdeadbeef,
+	};
+	int ret = ioctl(f->fd, TIMERRING_IOC_WAIT, &w);
+
+	*ready = w.ready;
+	return ret < 0 ? -errno : ret;
+}
+
+/* Consume everything and flush the overflow list (model locked). */
+static void drain(struct fz *f)
+{
+	u32 ready;
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		consume(f, ~0U);
+		wait_ioctl(f, 0, 0, &ready);
+		if (__atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) == f->head &&
+		    !__atomic_load_n(f->kovf_pending, __ATOMIC_RELAXED))
+			return;
+	}
+	FAIL(-1, "the ring never drained: overflow_pending %u",
+	     *f->kovf_pending);
+}
+
+static void check_stats(struct fz *f, bool quiet)
+{
+	struct timerring_stats st;
+	u64 lo = 0, hi = 0;
+	u32 tail, i;
+	struct window w;
+
+	memset(&st, 0, sizeof(st));
+	w.t0 = now_ns();
+	w.tb = read_tail(f);
+	CHECK(ioctl(f->fd, TIMERRING_IOC_STATS, &st) == 0, -1, "STATS: %d",
+	      errno);
+	tail = w.ta = read_tail(f);
+	w.t1 = now_ns();
+	CHECK(st.armed_total == f->st_armed && st.modified_total == f->st_mod &&
+	      st.cancelled_total == f->st_cancel &&
+	      st.ops_failed == f->st_failed && st.batches == f->st_batches, -1,
+	      "STATS armed %llu modified %llu cancelled %llu failed %llu "
+	      "batches %llu, model %llu %llu %llu %llu %llu",
+	      ULL(st.armed_total), ULL(st.modified_total),
+	      ULL(st.cancelled_total), ULL(st.ops_failed), ULL(st.batches),
+	      ULL(f->st_armed), ULL(f->st_mod), ULL(f->st_cancel),
+	      ULL(f->st_failed), ULL(f->st_batches));
+	CHECK(st.dropped_total == 0 && st.max_timers == f->p.max_timers &&
+	      st.cq_entries == f->p.cq_entries &&
+	      st.resolution_ns == f->p.resolution_ns, -1, "STATS config");
+	if (f->mapped)
+		CHECK(st.expired_total >= (u32)(w.tb - f->tail0) &&
+		      st.expired_total <= (u32)(tail - f->tail0), -1,
+		      "STATS expired %llu, ring tail %u..%u from %u",
+		      ULL(st.expired_total), w.tb, tail, f->tail0);
+	if (quiet) {
+		for (i = 0; i < f->nids; i++) {
+			int s = arm_state(f->ids[i].cur, &w);
+
+			lo += s == S_ARMED;
+			hi += s != S_IDLE;
+		}
+		CHECK(st.armed_now >= lo && st.armed_now <= hi, -1,
+		      "STATS armed_now %llu, model %llu..%llu",
+		      ULL(st.armed_now), ULL(lo), ULL(hi));
+	}
+}
+
+/*
+ * All submitters quiet: drain, then every arm due long enough ago must
+ * have its CQE(s), and nothing may be left unexplained.
+ */
+static void checkpoint(struct fz *f)
+{
+	u64 t;
+	u32 i;
+
+	if (!f->mapped)
+		return;
+	lock(f);
+	drain(f);
+	t = now_ns();
+	for (i = 0; i < f->nids; i++) {
+		struct arm *a = f->ids[i].cur;
+		u64 by;
+
+		if (!a || a->state != A_LIVE || a->maybe_cancelled)
+			continue;
+		by = sat_add(sat_add(a->due_hi, a->late_ns), opt_grace_ns);
+		if (by >= t)
+			continue;
+		if (!a->ival) {
+			CHECK(a->seen, a->id, "id %u gen %u: no CQE %llu ms "
+			      "after its due time", a->id, a->gen,
+			      ULL((t - a->due_hi) / NSEC_PER_MSEC));
+		} else if (!a->sat) {
+			/* periods due by t - grace - lateness */
+			u64 k = tr_uapi_periods_due_by(a->due_hi, a->ival,
+						       t - opt_grace_ns -
+						       a->late_ns);
+
+			CHECK(a->periods >= k, a->id, "periodic id %u gen %u: "
+			      "%llu periods delivered, %llu were due",
+			      a->id, a->gen, ULL(a->periods), ULL(k));
+		}
+	}
+	resolve(f, true);
+	CHECK(!f->norphans, (long long)f->orphans[0].cqe.res,
+	      "CQE at %u for id %d gen %u: no such arm", f->orphans[0].pos,
+	      f->orphans[0].cqe.res,
+	      f->orphans[0].cqe.flags >> TIMERRING_CQE_GEN_SHIFT);
+	check_stats(f, true);
+	check_ring_fields(f);
+	unlock(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Other actions of the single-threaded sessions */
+
+static void do_wait(struct fz *f, struct gen *g)
+{
+	u32 ready, min, avail;
+	s64 timeout;
+	u64 t0, t1;
+	int ret, want = 0;
+	struct timerring_wait w = { 0 };
+
+	switch (below(g, 6)) {
+	case 0:
+		min = f->p.cq_entries + 1 + below(g, 10);
+		want = -EINVAL;
+		break;
+	case 1:
+		min = f->p.cq_entries;
+		break;
+	case 2:
+		min = 0;
+		break;
+	default:
+		min = below(g, 4);
+		break;
+	}
+	timeout = below(g, 3) ? (s64)below(g, 20 * NSEC_PER_MSEC) : 0;
+	if (chance(g, 5)) {
+		w.min_complete = min;
+		w.timeout_ns = timeout;
+		if (below(g, 2))
+			w.flags = 1U << below(g, 32);
+		else
+			w.resv = 1 + below(g, 100);
+		ret = ioctl(f->fd, TIMERRING_IOC_WAIT, &w) < 0 ? -errno : 0;
+		CHECK(ret == -EINVAL, -1, "WAIT flags %#x resv %u: %d", w.flags,
+		      w.resv, ret);
+		return;
+	}
+	t0 = mono_ns();
+	ret = wait_ioctl(f, min, timeout, &ready);
+	t1 = mono_ns();
+	logit(f, 'W', NULL, min, ret);
+	f->tot->waits++;
+	if (want) {
+		CHECK(ret == want, -1, "WAIT min %u of %u: %d", min,
+		      f->p.cq_entries, ret);
+		return;
+	}
+	avail = f->mapped ? read_tail(f) - f->head : 0;
+	CHECK(ready <= f->p.cq_entries, -1, "WAIT ready %u", ready);
+	if (ret == 0) {
+		CHECK(ready >= min, -1, "WAIT min %u returned with %u ready",
+		      min, ready);
+		if (f->mapped)
+			CHECK(avail >= ready, -1, "WAIT ready %u, ring has %u",
+			      ready, avail);
+	} else {
+		CHECK(ret == -ETIME && min > 0, -1, "WAIT min %u timeout %lld: "
+		      "%d", min, (long long)timeout, ret);
+		CHECK(t1 - t0 >= (u64)timeout, -1, "WAIT ETIME after %llu of "
+		      "%lld ns", ULL(t1 - t0), (long long)timeout);
+	}
+	if (chance(g, 50))
+		consume(f, below(g, 2) ? ~0U : below(g, 8));
+}
+
+static void do_poll(struct fz *f, struct gen *g)
+{
+	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+	u32 before = read_tail(f), pend;
+	int ret;
+
+	ret = poll(&pfd, 1, below(g, 3) ? 0 : (int)below(g, 10));
+	pend = f->mapped ? __atomic_load_n(f->kovf_pending, __ATOMIC_RELAXED) : 0;
+	CHECK(ret >= 0 && !(pfd.revents & (POLLERR | POLLNVAL)), -1,
+	      "poll: %d revents %#x", ret, pfd.revents);
+	if (f->mapped && before != f->head)
+		CHECK(pfd.revents & POLLIN, -1, "poll: %u CQEs ready, revents "
+		      "%#x", before - f->head, pfd.revents);
+	if ((pfd.revents & POLLIN) && f->mapped)
+		CHECK(read_tail(f) != f->head || pend ||
+		      __atomic_load_n(f->kovf_pending, __ATOMIC_RELAXED), -1,
+		      "POLLIN with nothing ready");
+}
+
+/*
+ * Scribble on the ring: a field we write (head, flags) or one the kernel
+ * owns and never reads back (mask, entries, overflow, kflags,
+ * overflow_pending, the reserved words), let the kernel run, put it back.
+ * A head is never set to where the kernel could write over CQEs we have
+ * not read: past ours and not past the tail.
+ */
+static void do_scribble(struct fz *f, struct gen *g)
+{
+	const struct timerring_cq_offsets *o = &f->p.cq_off;
+	u32 offs[] = { o->head, o->flags, o->ring_mask, o->ring_entries,
+		       o->overflow, o->kflags, o->overflow_pending };
+	u32 off = offs[below(g, ARRAY_SIZE(offs))], v = grnd(g), old, ready;
+	u32 entries = f->p.cq_entries, *p;
+
+	if (!f->mapped)
+		return;
+	/*
+	 * A head behind ours (the ring looks fuller), or more than a ring
+	 * ahead (it looks overfull: taken as full); one in (ours, ours +
+	 * entries] would let the kernel write over CQEs not read yet.
+	 */
+	if (off == o->head && below(g, 2))
+		v = f->head - below(g, 3 * entries);
+	else if (off == o->head && v - f->head >= 1 && v - f->head <= entries)
+		v = f->head + entries + 1 + below(g, 1000);
+	p = (u32 *)(f->ring + off);
+	old = *p;
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	logit(f, 'H', NULL, off, v);
+	f->tot->scribbles++;
+	if (below(g, 2))
+		wait_ioctl(f, 0, 0, &ready);
+	else
+		usleep(below(g, 3000));
+	if (off == o->head || off == o->flags)
+		__atomic_store_n(p, off == o->head ? f->head : old,
+				 __ATOMIC_RELEASE);
+	else	/* unless the kernel wrote it meanwhile */
+		__atomic_compare_exchange_n(p, &v, old, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+}
+
+/* munmap and map again, a second mapping, and the mmap() errors. */
+static void do_mapping(struct fz *f, struct gen *g)
+{
+	void *p;
+	size_t pg = getpagesize();
+
+	switch (below(g, 8)) {
+	case 0:
+	case 1:
+		unmap_ring(f);
+		logit(f, 'L', NULL, 1, 0);
+		if (below(g, 2))
+			usleep(below(g, 20000));
+		map_ring(f);
+		f->tot->remaps++;
+		return;
+	case 2:
+		/* a second view of the same pages */
+		p = mmap(NULL, f->p.mmap_size, PROT_READ, MAP_SHARED, f->fd, 0);
+		CHECK(p != MAP_FAILED, -1, "second mmap: %d", errno);
+		CHECK(!memcmp(p, f->ring, f->p.cq_off.tail), -1,
+		      "second mapping differs");
+		munmap(p, f->p.mmap_size);
+		return;
+	case 3:
+		p = mmap(NULL, f->p.mmap_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE, f->fd, 0);
+		CHECK(p == MAP_FAILED && errno == EINVAL, -1, "MAP_PRIVATE: %d",
+		      errno);
+		return;
+	case 4:
+		p = mmap(NULL, f->p.mmap_size + pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, f->fd, 0);
+		CHECK(p == MAP_FAILED && errno == EINVAL, -1, "longer mmap: %d",
+		      errno);
+		p = mmap(NULL, pg, PROT_READ, MAP_SHARED, f->fd, pg);
+		CHECK(p == MAP_FAILED && errno == EINVAL, -1, "mmap offset "
+		      "%zu: %d", pg, errno);
+		return;
+	case 5:
+		p = mmap(NULL, pg, PROT_READ | PROT_EXEC, MAP_SHARED, f->fd, 0);
+		CHECK(p == MAP_FAILED && errno == EPERM, -1, "PROT_EXEC: %d",
+		      errno);
+		return;
+	case 6:
+		CHECK(mprotect(f->ring, pg, PROT_READ | PROT_EXEC) < 0 &&
+		      errno == EACCES, -1, "mprotect PROT_EXEC: %d", errno);
+		return;
+	default:
+		p = mremap(f->ring, f->ring_len, f->ring_len + pg, 0);
+		CHECK(p == MAP_FAILED && errno == EFAULT, -1, "mremap: %d",
+		      errno);
+		return;
+	}
+}
+
+/* Ioctl numbers and sizes the header rules on. */
+static void do_bad_ioctl(struct fz *f, struct gen *g)
+{
+	char buf[8192];
+	unsigned long cmd;
+	int ret, want;
+	struct timerring_submit *s = (void *)buf;
+	struct timerring_stats *st = (void *)buf;
+
+	memset(buf, 0, sizeof(buf));
+	switch (below(g, 7)) {
+	case 0:
+		cmd = _IOWR(TIMERRING_IOC_MAGIC, 6 + below(g, 250), u64);
+		want = -ENOTTY;
+		break;
+	case 1:
+		cmd = _IOWR(TIMERRING_IOC_MAGIC + 1, 2, struct timerring_submit);
+		want = -ENOTTY;
+		break;
+	case 2:
+		cmd = _IOC(_IOC_READ | _IOC_WRITE, TIMERRING_IOC_MAGIC, 3,
+			   below(g, TIMERRING_WAIT_SIZE_VER0));
+		want = -EINVAL;
+		break;
+	case 3:
+		cmd = _IOC(_IOC_READ | _IOC_WRITE, TIMERRING_IOC_MAGIC, 3,
+			   4097 + below(g, 4000));
+		want = -E2BIG;
+		break;
+	case 4:
+		/* a longer submit struct: a non-zero tail is E2BIG */
+		cmd = _IOC(_IOC_READ | _IOC_WRITE, TIMERRING_IOC_MAGIC, 2,
+			   sizeof(*s) + 8);
+		buf[sizeof(*s) + below(g, 8)] = 1;
+		want = -E2BIG;
+		break;
+	case 5:
+		/* bad submit fields */
+		cmd = TIMERRING_IOC_SUBMIT;
+		switch (below(g, 3)) {
+		case 0:
+			s->flags = 2U << below(g, 31);
+			break;
+		case 1:
+			s->resv[below(g, 2)] = 1;
+			break;
+		default:
+			s->nr = TIMERRING_BATCH_MAX + 1 + below(g, 1000);
+			break;
+		}
+		want = -EINVAL;
+		break;
+	default:
+		/* a longer STATS: the tail is zeroed */
+		memset(buf, 0xff, sizeof(buf));
+		cmd = _IOC(_IOC_READ, TIMERRING_IOC_MAGIC, 5, sizeof(*st) + 64);
+		ret = ioctl(f->fd, cmd, buf) < 0 ? -errno : 0;
+		CHECK(ret == 0, -1, "STATS of %zu bytes: %d", sizeof(*st) + 64,
+		      ret);
+		for (ret = 0; ret < 64; ret++)
+			CHECK(!buf[sizeof(*st) + ret], -1, "STATS tail byte %d "
+			      "not zeroed", ret);
+		return;
+	}
+	ret = ioctl(f->fd, cmd, buf) < 0 ? -errno : 0;
+	logit(f, 'I', NULL, cmd, ret);
+	CHECK(ret == want, -1, "ioctl %#lx: %d, wanted %d", cmd, ret, want);
+}
+
+/* The child submits a batch on the inherited fd. */
+static void do_fork(struct fz *f, struct gen *g)
+{
+	struct timerring_op ops[16];
+	u32 n = 1 + below(g, 16), i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		gen_op(f, g, &ops[k], k ? &ops[k - 1] : NULL, 0, 1, true);
+		if (op_wanted(f, &ops[k]))
+			k++;
+	}
+	if (k)
+		submit(f, ops, k, 0, -1, true);
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads */
+
+struct targ {
+	struct fz *f;
+	int idx, n;
+	u64 seed;
+	u64 end_ns;
+};
+
+static void *submitter(void *arg)
+{
+	struct targ *ta = arg;
+	struct fz *f = ta->f;
+	struct gen g = { ta->seed };
+
+	cur_thread = ta->idx + 1;
+	while (!f->stop && mono_ns() < ta->end_ns) {
+		bool excl = chance(&g, 4);
+
+		if (excl)
+			pthread_rwlock_wrlock(&f->rw);
+		else
+			pthread_rwlock_rdlock(&f->rw);
+		rw_held = true;
+		gen_batch(f, &g, ta->idx, ta->n, excl);
+		rw_held = false;
+		pthread_rwlock_unlock(&f->rw);
+		if (chance(&g, 20))
+			usleep(below(&g, 3000));
+	}
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	struct targ *ta = arg;
+	struct fz *f = ta->f;
+	struct gen g = { ta->seed };
+	u32 ready;
+
+	cur_thread = MAX_THREADS + 1;
+	while (!f->stop && mono_ns() < ta->end_ns) {
+		unsigned int r = below(&g, 100);
+
+		lock(f);
+		if (r < 3)
+			do_scribble(f, &g);
+		else if (r < 5)
+			do_mapping(f, &g);
+		else
+			consume(f, below(&g, 3) ? ~0U : below(&g, 16));
+		unlock(f);
+		if (r < 30)
+			wait_ioctl(f, 0, 0, &ready);
+		else if (r < 60)
+			wait_ioctl(f, 1, 2 * NSEC_PER_MSEC, &ready);
+		else if (r < 70)
+			usleep(below(&g, 2000));
+	}
+	return NULL;
+}
+
+static void run_threads(struct fz *f, struct gen *g, double secs)
+{
+	pthread_t th[MAX_THREADS + 1];
+	struct targ ta[MAX_THREADS + 1];
+	int n = opt_threads, i;
+	u64 end = mono_ns() + (u64)(secs * NSEC_PER_SEC);
+
+	for (i = 0; i <= n; i++) {
+		ta[i].f = f;
+		ta[i].idx = i;
+		ta[i].n = n;
+		ta[i].seed = grnd(g);
+		ta[i].end_ns = end;
+	}
+	f->threaded = true;
+	f->stop = 0;
+	for (i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, submitter, &ta[i]);
+	pthread_create(&th[n], NULL, consumer, &ta[n]);
+	for (i = 0; i <= n; i++)
+		pthread_join(th[i], NULL);
+	f->threaded = false;
+	if (f->failing)
+		longjmp(f->jb, 1);
+	/* the consumer may have left the ring unmapped */
+	if (!f->mapped)
+		map_ring(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions */
+
+enum { PH_SINGLE, PH_THREADS, PH_LIFE, PH_N };
+
+static void close_instance(struct fz *f, struct gen *g)
+{
+	u32 ready;
+
+	switch (below(g, 3)) {
+	case 0:
+		unmap_ring(f);
+		close(f->fd);
+		break;
+	case 1:
+		/* the mapping keeps the instance: CQEs still come, checked */
+		close(f->fd);
+		f->fd = -1;
+		usleep(below(g, 20000));
+		lock(f);
+		consume(f, ~0U);
+		unlock(f);
+		unmap_ring(f);
+		break;
+	default:
+		wait_ioctl(f, 0, 0, &ready);
+		close(f->fd);
+		unmap_ring(f);
+		break;
+	}
+	logit(f, 'L', NULL, 0, 0);
+	f->fd = -1;
+}
+
+/* One session: open, SETUP, steps, close; reopen in the same session. */
+static void session(struct fz *f, int phase, double secs)
+{
+	struct gen g = { tr_splitmix64(&(u64){ f->seed + f->session }) };
+	u64 end = mono_ns() + (u64)(secs * NSEC_PER_SEC);
+	int reopen = 0;
+
+	f->step = 0;
+	do {
+		reset_model(f);
+		setup_instance(f, &g);
+		make_pool(f, &g, phase == PH_THREADS ? opt_threads : 1);
+		if (phase == PH_THREADS) {
+			run_threads(f, &g, secs / 2);
+			checkpoint(f);
+			f->step++;
+		}
+		while (mono_ns() < end && (f->max_steps < 0 ||
+					   f->step < f->max_steps)) {
+			unsigned int r = below(&g, 1000);
+
+			f->step++;
+			f->tot->steps++;
+			if (phase == PH_THREADS && r < 3) {
+				run_threads(f, &g, 1 + below(&g, 3));
+				checkpoint(f);
+			} else if (r < 520) {
+				gen_batch(f, &g, 0, 1, true);
+			} else if (r < 720) {
+				consume(f, below(&g, 3) ? ~0U : below(&g, 32));
+			} else if (r < 790) {
+				do_wait(f, &g);
+			} else if (r < 830) {
+				do_poll(f, &g);
+			} else if (r < 860) {
+				do_scribble(f, &g);
+			} else if (r < 900) {
+				usleep(below(&g, 15000));
+			} else if (r < 920) {
+				check_stats(f, false);
+			} else if (r < 940 + (phase == PH_LIFE) * 20) {
+				do_mapping(f, &g);
+			} else if (r < 960 + (phase == PH_LIFE) * 20) {
+				do_bad_ioctl(f, &g);
+			} else if (r < 975 + (phase == PH_LIFE) * 15) {
+				do_fork(f, &g);
+			} else if (r < 990) {
+				checkpoint(f);
+			} else if (phase == PH_LIFE || r < 993) {
+				break;	/* close and reopen */
+			}
+		}
+		checkpoint(f);
+		close_instance(f, &g);
+		reopen++;
+	} while (mono_ns() < end && (f->max_steps < 0 ||
+				     f->step < f->max_steps));
+}
+
+/* Run a session; 0 if it passed, else the failure is in f->msg. */
+static int run_session(struct fz *f, int phase, double secs)
+{
+	the_fz = f;
+	f->failing = false;
+	f->nlog = 0;
+	f->fd = -1;
+	f->mapped = false;
+	if (setjmp(f->jb)) {
+		if (f->mapped)
+			unmap_ring(f);
+		if (f->fd >= 0)
+			close(f->fd);
+		f->fd = -1;
+		reset_model(f);
+		return -1;
+	}
+	session(f, phase, secs);
+	f->tot->sessions++;
+	reset_model(f);
+	return 0;
+}
+
+/* The value of KEY=VALUE on the kernel command line, or NULL. */
+static const char *cmdline_value(const char *key)
+{
+	static char buf[4096];
+	size_t len = strlen(key);
+	char *p;
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	for (p = buf; (p = strstr(p, key)); p++)
+		if ((p == buf || p[-1] == ' ') && p[len] == '=')
+			return p + len + 1;
+	return NULL;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: timerring-fuzz [-s SEED] [-d SECONDS] [-t THREADS] [-g GRACE_MS]\n"
+		"                      [-p MASK] [-S SESSION -P PHASE [-n STEPS] [-i ID]]\n"
+		"  -d: fuzzing time (default trfuzz= of the kernel command line,\n"
+		"      else 120 s with kmemleak (the debug kernel), 20 s elsewhere)\n"
+		"  -p MASK: the phases to run (bit 0 single, 1 threads, 2 lifecycle;\n"
+		"      trfuzzphases= on the kernel command line)\n"
+		"  -S, -P, -n, -i: replay one session of a phase (0 single, 1 threads,\n"
+		"      2 lifecycle), up to a step, with only one id's ops\n");
+	exit(2);
+}
+
+static const char *const phase_names[] = { "single-threaded", "threads",
+					   "lifecycle" };
+
+int main(int argc, char **argv)
+{
+	static struct fz fz;
+	struct fz *f = &fz;
+	struct totals tot[PH_N] = { 0 };
+	double share[PH_N] = { 0.55, 0.30, 0.15 }, sel = 0;
+	int c, ph, replay_phase = 0, fails = 0, vfd;
+	bool seed_given = false;
+	u64 t_start;
+
+	opt_seed = mono_ns() ^ getpid();
+	while ((c = getopt(argc, argv, "s:d:t:g:S:P:n:i:p:vh")) != -1) {
+		switch (c) {
+		case 's':
+			opt_seed = strtoull(optarg, NULL, 0);
+			seed_given = true;
+			break;
+		case 'd':
+			opt_duration = strtod(optarg, NULL);
+			break;
+		case 't':
+			opt_threads = atoi(optarg);
+			if (opt_threads < 1 || opt_threads > MAX_THREADS)
+				usage();
+			break;
+		case 'g':
+			opt_grace_ns = strtoull(optarg, NULL, 0) * NSEC_PER_MSEC;
+			break;
+		case 'S':
+			opt_session = atoi(optarg);
+			break;
+		case 'P':
+			replay_phase = atoi(optarg);
+			break;
+		case 'n':
+			opt_steps = atol(optarg);
+			break;
+		case 'i':
+			opt_only_id = atoll(optarg);
+			break;
+		case 'p':
+			opt_phases = strtoul(optarg, NULL, 0);
+			break;
+		case 'v':
+			opt_verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (opt_duration < 0 && cmdline_value("trfuzz"))
+		opt_duration = strtod(cmdline_value("trfuzz"), NULL);
+	if (cmdline_value("trfuzzphases"))
+		opt_phases = strtoul(cmdline_value("trfuzzphases"), NULL, 0);
+	if (!seed_given && cmdline_value("trfuzzseed"))
+		opt_seed = strtoull(cmdline_value("trfuzzseed"), NULL, 0);
+	if (opt_duration < 0)
+		opt_duration = access("/sys/kernel/debug/kmemleak", F_OK) ? 20 : 120;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("TAP version 13\n");
+	vfd = open(TIMERRING_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (vfd < 0) {
+		printf("1..0 # SKIP no %s (%d)\n", TIMERRING_DEV_PATH, errno);
+		return 4;
+	}
+	if (ioctl(vfd, TIMERRING_IOC_VERSION, &f->ver)) {
+		printf("1..0 # SKIP VERSION: %d\n", errno);
+		return 4;
+	}
+	close(vfd);
+	f->online_nodes = online_nodes();
+	f->arena = calloc(ARENA, sizeof(*f->arena));
+	f->free_arms = calloc(ARENA, sizeof(*f->free_arms));
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_rwlock_init(&f->rw, NULL);
+	if (!f->arena || !f->free_arms)
+		return 1;
+	f->seed = opt_seed;
+	f->max_steps = opt_steps;
+	f->only_id = opt_only_id;
+	printf("# seed %#llx, %.0f s, %d threads, grace %llu ms, module %s, "
+	       "max_timers %u, max_cq_entries %u\n", ULL(opt_seed),
+	       opt_duration, opt_threads, ULL(opt_grace_ns / NSEC_PER_MSEC),
+	       f->ver.module_version, f->ver.max_timers,
+	       f->ver.max_cq_entries);
+
+	if (opt_session >= 0) {
+		/* replay */
+		printf("1..1\n");
+		f->session = opt_session;
+		f->tot = &tot[0];
+		if (run_session(f, replay_phase, opt_duration)) {
+			printf("# %s\n", f->msg);
+			print_log(f, f->fail_id, 60);
+			printf("not ok 1 - replay of session %d\n", opt_session);
+			return 1;
+		}
+		printf("ok 1 - replay of session %d: %llu ops, %llu CQEs\n",
+		       opt_session, ULL(tot[0].ops), ULL(tot[0].cqes));
+		return 0;
+	}
+
+	printf("1..%d\n", PH_N);
+	for (ph = 0; ph < PH_N; ph++)
+		sel += opt_phases & (1U << ph) ? share[ph] : 0;
+	for (ph = 0; ph < PH_N; ph++)
+		share[ph] /= sel > 0 ? sel : 1;
+	for (ph = 0; ph < PH_N; ph++) {
+		u64 end = mono_ns() + (u64)(share[ph] * opt_duration *
+					    NSEC_PER_SEC);
+		double secs;
+		int failed = 0;
+
+		if (!(opt_phases & (1U << ph))) {
+			printf("ok %d - %s # SKIP not selected (-p %#x)\n",
+			       ph + 1, phase_names[ph], opt_phases);
+			continue;
+		}
+
+		t_start = mono_ns();
+		f->tot = &tot[ph];
+		while (!failed && mono_ns() < end) {
+			secs = (double)(end - mono_ns()) / NSEC_PER_SEC;
+			if (secs > 8)
+				secs = 3 + (f->session % 6);
+			f->session++;
+			f->only_id = -1;
+			f->max_steps = -1;
+			if (!run_session(f, ph, secs))
+				continue;
+			failed = 1;
+			printf("# FAIL seed %#llx phase %d session %d step %ld: "
+			       "%s\n", ULL(opt_seed), ph, f->session,
+			       f->fail_step, f->msg);
+			printf("# the steps before it (id %lld, CANCEL_ALL, "
+			       "the rest of the session):\n", f->fail_id);
+			print_log(f, f->fail_id, 40);
+			printf("# replay: timerring-fuzz -s %#llx -P %d -S %d "
+			       "-n %ld\n", ULL(opt_seed), ph, f->session,
+			       f->fail_step);
+			if (f->fail_id >= 0 && ph != PH_THREADS) {
+				long step = f->fail_step;
+				long long id = f->fail_id;
+				char msg[sizeof(f->msg)];
+
+				memcpy(msg, f->msg, sizeof(msg));
+				f->max_steps = step;
+				f->only_id = id;
+				if (run_session(f, ph, 60)) {
+					printf("# shortened (only id %lld's ops, "
+					       "-i %lld): fails at step %ld: %s\n",
+					       id, id, f->fail_step, f->msg);
+					print_log(f, id, 40);
+				} else {
+					printf("# shortened (only id %lld's ops):"
+					       " passed, the failure needs the "
+					       "other ids or its timing\n", id);
+				}
+				memcpy(f->msg, msg, sizeof(msg));
+			}
+		}
+		secs = (double)(mono_ns() - t_start) / NSEC_PER_SEC;
+		printf("%s %d - %s: %llu sessions, %llu steps, %llu ops (%.0f/s), "
+		       "%llu CQEs checked, %llu batches, %llu ambiguous "
+		       "results resolved, %llu setups, %llu waits, %llu "
+		       "scribbles, %llu remaps, %llu forks in %.1f s\n",
+		       failed ? "not ok" : "ok", ph + 1, phase_names[ph],
+		       ULL(tot[ph].sessions), ULL(tot[ph].steps),
+		       ULL(tot[ph].ops), tot[ph].ops / (secs > 0 ? secs : 1),
+		       ULL(tot[ph].cqes), ULL(tot[ph].batches),
+		       ULL(tot[ph].ambiguous), ULL(tot[ph].setups),
+		       ULL(tot[ph].waits), ULL(tot[ph].scribbles),
+		       ULL(tot[ph].remaps), ULL(tot[ph].forks), secs);
+		fails += failed;
+	}
+	{
+		u64 ops = 0, cqes = 0;
+
+		for (ph = 0; ph < PH_N; ph++) {
+			ops += tot[ph].ops;
+			cqes += tot[ph].cqes;
+		}
+		printf("# fuzz: %llu ops and %llu CQEs checked in %.0f s "
+		       "(%.0f ops/s)\n", ULL(ops), ULL(cqes), opt_duration,
+		       ops / (opt_duration > 0 ? opt_duration : 1));
+	}
+	return fails ? 1 : 0;
+}
