@@ -548,9 +548,9 @@ bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 	u16 w;
 
 	for (w = c->cancel_at; w < TR_NR_QUEUES; w++) {
-		c->cancel_at = w;
 		struct tr_queue *q = &c->q[w];
 
+		c->cancel_at = w;
 		while (q->nr) {
 			u32 popped, k, i;
 
@@ -560,7 +560,7 @@ bool tr_cancel_all(struct tr_core *c, u32 *budget, u32 *cancelled)
 				    &popped);
 			*budget -= popped;
 			for (i = 0; i < k; i++)
-				tr_entry(c, c->drain.id[i])->where = TR_L_NONE;
+				c->drain.ent[i]->where = TR_L_NONE;
 			n += k;
 		}
 		tr_q_drop(c, w);
