@@ -35,8 +35,9 @@
  * (O(armed timers), with cond_resched() in between) and needs no table
  * chunk, interval array or pool page. Where any of that does not hold it
  * returns -EAGAIN having applied nothing, and io_uring retries it from a
- * worker thread, blocking. The caller probes its results without
- * sleeping too (uring_cmd.c).
+ * worker thread, blocking. Its results go through an iterator only
+ * (res_iter: a registered buffer, or pages the caller holds), which
+ * cannot fault (uring_cmd.c).
  */
 #include <linux/nospec.h>
 #include <linux/pagemap.h>
@@ -161,9 +162,8 @@ efault:
 	return -EFAULT;
 }
 
-/* Write @n results out, to user memory or a registered buffer. */
-static int tr_write_results(struct tr_batch_io *io, const s32 *res, u32 n,
-			    bool nonblock)
+/* Write @n results out, to user memory or through an iterator. */
+static int tr_write_results(struct tr_batch_io *io, const s32 *res, u32 n)
 {
 	size_t len = n * sizeof(*res);
 	int ret;
@@ -172,11 +172,7 @@ static int tr_write_results(struct tr_batch_io *io, const s32 *res, u32 n,
 		return copy_to_iter(res, len, io->res_iter) == len ? 0 : -EFAULT;
 	if (!io->ures)
 		return 0;
-	if (nonblock)
-		pagefault_disable();
 	ret = tr_put_results(io->ures, res, n);
-	if (nonblock)
-		pagefault_enable();
 	io->ures += n;
 	return ret;
 }
@@ -275,7 +271,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	spin_unlock_bh(&inst->lock);
 	tr_notify(inst, posted);
 
-	return tr_write_results(io, b->res, st->done - done0, st->nonblock);
+	return tr_write_results(io, b->res, st->done - done0);
 }
 
 int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)

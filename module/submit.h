@@ -17,6 +17,7 @@ struct timerring_op;
  * (@uops, @ures: NULL for no results), or iterators over an io_uring
  * registered buffer (@ops_iter, @res_iter, used instead when set). The
  * caller has validated @nr and @flags and probed the results for writing.
+ * A @nonblock batch writes its results through @res_iter only.
  */
 struct tr_batch_io {
 	u32 nr;

@@ -23,7 +23,7 @@
  * Blocking. The inline issue (IO_URING_F_NONBLOCK) must not sleep. The
  * batch then runs with tr_batch_io.nonblock (trylock, no allocation, ops
  * copied with page faults disabled: submit.c), and results in user memory
- * are checked to be mapped writable with get_user_pages_fast_only(),
+ * are written through their pages, taken with get_user_pages_fast_only(),
  * which never faults. Where that is not enough (more than 256 ops, the
  * lock taken, a page or table chunk missing, a CANCEL_ALL) it returns
  * -EAGAIN having applied nothing, and io_uring issues the command again
@@ -36,6 +36,7 @@
  * batch between them and the wait for the submit lock), and the request
  * holds a reference to the file, so the instance outlives them.
  */
+#include <linux/bvec.h>
 #include <linux/mm.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -53,7 +54,7 @@
 static_assert(sizeof(struct timerring_uring_cmd) == TIMERRING_URING_CMD_SIZE);
 static_assert(TIMERRING_URING_CMD_SIZE == TR_UCMD_AREA);
 
-/* Results of one inline (at most TR_BATCH_CHUNK ops) batch span 2 pages. */
+/* The results of an inline batch (at most 256 ops) span at most 2 pages. */
 #define TR_UCMD_RES_PAGES	2
 static_assert(TR_BATCH_CHUNK * sizeof(s32) <= PAGE_SIZE);
 
@@ -106,29 +107,66 @@ static void tr_ucmd_save(struct io_uring_cmd *ioucmd,
 	ioucmd->flags |= TR_UCMD_F_SAVED;
 }
 
+/* The results of an inline batch: their pages, held while it runs. */
+struct tr_ucmd_pages {
+	struct page *page[TR_UCMD_RES_PAGES];
+	struct bio_vec bv[TR_UCMD_RES_PAGES];
+	int nr;
+};
+
+static void tr_ucmd_put_pages(struct tr_ucmd_pages *pg, bool written)
+{
+	int i;
+
+	for (i = 0; i < pg->nr; i++) {
+		/* anonymous: no page lock needed to dirty it */
+		if (written)
+			set_page_dirty(pg->page[i]);
+		put_page(pg->page[i]);
+	}
+	pg->nr = 0;
+}
+
 /*
- * Whether @len (at most 2 pages' worth) bytes at @p are mapped writable
- * now: 0, -EFAULT (not a user address) or -EAGAIN (a fault would be
- * needed), without faulting anything in.
+ * Take the @len (at most 1 KiB) bytes of results at @p as they are mapped
+ * now, without faulting anything in: their anonymous pages, mapped
+ * writable, held until tr_ucmd_put_pages(), and an iterator over them.
+ * Writing the results once the ops are applied then cannot fault, as a
+ * write through the mapping with page faults disabled could (NUMA hinting,
+ * reclaim, another thread). 0, -EFAULT (not a user address) or -EAGAIN
+ * (not mapped so: the blocking issue faults them in).
  */
-static int tr_probe_writable_nowait(void __user *p, size_t len)
+static int tr_ucmd_get_pages(void __user *p, size_t len,
+			     struct tr_ucmd_pages *pg, struct iov_iter *iter)
 {
 	unsigned long start = untagged_addr((unsigned long)p);
 	unsigned long first = start & PAGE_MASK;
-	struct page *pages[TR_UCMD_RES_PAGES];
+	size_t off = start - first, left = len;
 	int nr, got, i;
 
-	if (!p || !len)
-		return 0;
 	if (!access_ok(p, len))
 		return -EFAULT;
-	nr = DIV_ROUND_UP(start + len - first, PAGE_SIZE);
+	nr = DIV_ROUND_UP(off + len, PAGE_SIZE);
 	if (WARN_ON_ONCE(nr > TR_UCMD_RES_PAGES))
 		return -EAGAIN;
-	got = get_user_pages_fast_only(first, nr, FOLL_WRITE, pages);
-	for (i = 0; i < got; i++)
-		put_page(pages[i]);
-	return got == nr ? 0 : -EAGAIN;
+	got = get_user_pages_fast_only(first, nr, FOLL_WRITE, pg->page);
+	pg->nr = max(got, 0);
+	for (i = 0; i < pg->nr; i++)
+		if (!PageAnon(pg->page[i]))
+			break;
+	if (pg->nr != nr || i != nr) {
+		tr_ucmd_put_pages(pg, false);
+		return -EAGAIN;
+	}
+	for (i = 0; i < nr; i++) {
+		size_t n = min_t(size_t, left, PAGE_SIZE - off);
+
+		bvec_set_page(&pg->bv[i], pg->page[i], n, off);
+		left -= n;
+		off = 0;
+	}
+	iov_iter_bvec(iter, ITER_DEST, pg->bv, nr, len);
+	return 0;
 }
 
 /* The batch in a registered buffer: iterators over its pages. */
@@ -157,6 +195,8 @@ static int tr_ucmd_submit(struct io_uring_cmd *ioucmd,
 	size_t res_len = c->flags & TIMERRING_URING_RESULTS ?
 			 (size_t)c->nr * sizeof(s32) : 0;
 	struct iov_iter ops_iter, res_iter;
+	struct tr_ucmd_pages pg = { };
+	void __user *ures;
 	struct tr_batch_io io = {
 		.nr = c->nr,
 		.flags = c->flags & TIMERRING_SUBMIT_ALL,
@@ -177,14 +217,22 @@ static int tr_ucmd_submit(struct io_uring_cmd *ioucmd,
 					   &io);
 	} else {
 		io.uops = u64_to_user_ptr(c->addr);
-		io.ures = res_len ? u64_to_user_ptr(c->addr + ops_len) : NULL;
-		ret = nonblock ? tr_probe_writable_nowait(io.ures, res_len) :
-				 tr_probe_writable(io.ures, res_len);
+		ures = u64_to_user_ptr(c->addr + ops_len);
+		if (!res_len) {
+			/* no results */
+		} else if (nonblock) {
+			io.res_iter = &res_iter;
+			ret = tr_ucmd_get_pages(ures, res_len, &pg, &res_iter);
+		} else {
+			io.ures = ures;
+			ret = tr_probe_writable(ures, res_len);
+		}
 	}
 	if (ret)
 		return ret;
 
 	ret = tr_submit_batch(inst, &io);
+	tr_ucmd_put_pages(&pg, io.done);
 	if (ret)
 		return ret;
 	return io.lost ?: io.done;

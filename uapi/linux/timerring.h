@@ -294,13 +294,14 @@ struct timerring_submit {
  * unmaps or write-protects the results during the call. A batch's
  * failed count is the number of negative results.
  *
- * The command is read from the SQE once, when the command is issued; a
- * command retried from io_uring's worker threads reads io_uring's own
- * copy of the SQE, so an SQE reused once io_uring_enter() has returned
- * does not change a submitted command. (io_uring of kernels before 6.14
- * issues a linked or drained URING_CMD from the SQ ring itself: there an
- * SQE with IOSQE_IO_LINK or IOSQE_IO_DRAIN behind it must not be reused
- * before its CQE.)
+ * The command is read from the SQE once, when it is first issued, and a
+ * command that io_uring retries from its worker threads uses the
+ * module's copy, so an SQE reused once io_uring_enter() has returned does
+ * not change a submitted command. (The io_uring of some kernels, 6.12
+ * among them, first issues a linked or drained URING_CMD, IOSQE_IO_LINK
+ * before it or IOSQE_IO_DRAIN on it, from the SQ ring after
+ * io_uring_enter() returned: such an SQE must not be reused before its
+ * CQE.)
  *
  * Fixed buffers (IORING_URING_CMD_FIXED): addr is an address inside the
  * buffer registered at buf_index (io_uring_register_buffers()), and the
