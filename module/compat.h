@@ -81,6 +81,21 @@ static inline const void *tr_uring_cmd_area(const struct io_uring_cmd *ioucmd)
 }
 
 /*
+ * Complete a URING_CMD with @ret as the CQE's res and @res2 as its first
+ * extra word (CQE32 rings). 6.1.0 had no issue_flags argument; Debian's
+ * 6.1 and 6.12 have it.
+ */
+static inline void tr_uring_cmd_done(struct io_uring_cmd *ioucmd, ssize_t ret,
+				     u64 res2, unsigned int issue_flags)
+{
+#ifdef TR_HAVE_IO_URING_CMD_DONE_NOFLAGS
+	io_uring_cmd_done(ioucmd, ret, res2);
+#else
+	io_uring_cmd_done(ioucmd, ret, res2, issue_flags);
+#endif
+}
+
+/*
  * A bit of io_uring_cmd.flags that says the driver saved its copy of the
  * command in the pdu (uring_cmd.c). io_uring sets the flags from the
  * SQE's uring_cmd_flags at every prep and refuses bits outside

@@ -29,8 +29,11 @@
  * -EAGAIN having applied nothing, and io_uring issues the command again
  * from an io-wq worker, blocking.
  *
- * Lifetime. A command completes before this returns (its CQE's res is the
- * return value), so nothing of it stays here: a ring torn down with
+ * Completion. A command completes before this returns, with
+ * io_uring_cmd_done() (res: ops processed or -errno; res2, in a CQE32
+ * ring: ops failed) and -EIOCBQUEUED, as ublk does: 6.1's io_uring drops
+ * a positive return value of a command issued from io-wq, where 6.12's
+ * posts it. So nothing of a command stays here: a ring torn down with
  * commands in flight waits for issues in progress, which take at most one
  * batch's time (SUBMIT's bounds: 256-op chunks, a fatal signal ends the
  * batch between them and the wait for the submit lock), and the request
@@ -188,7 +191,8 @@ static int tr_ucmd_import_fixed(struct io_uring_cmd *ioucmd, u64 addr,
 
 /* The checked command @c: find its ops and results, run the batch. */
 static int tr_ucmd_submit(struct io_uring_cmd *ioucmd,
-			  const struct timerring_uring_cmd *c, bool nonblock)
+			  const struct timerring_uring_cmd *c, bool nonblock,
+			  u32 *failed)
 {
 	struct tr_instance *inst = ioucmd->file->private_data;
 	size_t ops_len = (size_t)c->nr * sizeof(struct timerring_op);
@@ -235,6 +239,7 @@ static int tr_ucmd_submit(struct io_uring_cmd *ioucmd,
 	tr_ucmd_put_pages(&pg, io.done);
 	if (ret)
 		return ret;
+	*failed = io.failed;
 	return io.lost ?: io.done;
 }
 
@@ -242,17 +247,22 @@ int tr_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	struct tr_instance *inst = ioucmd->file->private_data;
 	struct timerring_uring_cmd c;
+	u32 failed = 0;
 	int ret;
 
 	if (ioucmd->cmd_op != TIMERRING_URING_CMD_SUBMIT)
-		return -ENOTTY;
-	if (!tr_ready(inst))
-		return -EINVAL;
-	ret = tr_ucmd_get(ioucmd, issue_flags, &c);
-	if (ret)
-		return ret;
-	ret = tr_ucmd_submit(ioucmd, &c, issue_flags & IO_URING_F_NONBLOCK);
-	if (ret == -EAGAIN)
+		ret = -ENOTTY;
+	else if (!tr_ready(inst))
+		ret = -EINVAL;
+	else
+		ret = tr_ucmd_get(ioucmd, issue_flags, &c);
+	if (!ret)
+		ret = tr_ucmd_submit(ioucmd, &c,
+				     issue_flags & IO_URING_F_NONBLOCK, &failed);
+	if (ret == -EAGAIN) {
 		tr_ucmd_save(ioucmd, &c);
-	return ret;
+		return ret;
+	}
+	tr_uring_cmd_done(ioucmd, ret, failed, issue_flags);
+	return -EIOCBQUEUED;
 }

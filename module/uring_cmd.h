@@ -8,7 +8,11 @@
 
 struct io_uring_cmd;
 
-/* f_op->uring_cmd: the CQE's res (ops processed or -errno), or -EAGAIN. */
+/*
+ * f_op->uring_cmd: completes the command (CQE res: ops processed or
+ * -errno) and returns -EIOCBQUEUED, or returns -EAGAIN having applied
+ * nothing.
+ */
 int tr_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 
 #endif /* _TIMERRING_URING_CMD_H */

@@ -269,6 +269,35 @@ TEST_F(ucmd, batches)
 			  1, 0));
 }
 
+/* In a CQE32 ring, big_cqe[0] is SUBMIT's failed: 0 on a whole failure. */
+TEST_F(ucmd, cqe32_failed)
+{
+	const unsigned int nr = 300;
+	struct timerring_op *ops = calloc(nr, sizeof(*ops));
+	struct __kernel_timespec ts = { .tv_sec = 30 };
+	struct io_uring_cqe *cqe;
+	struct io_uring r32;
+	unsigned int done, failed, i;
+
+	ASSERT_NE(NULL, ops);
+	fill_mixed(ops, nr, 11);
+	ASSERT_EQ(nr, timerring_submit(&self->twin, ops, nr, NULL, 0, &done,
+				       &failed));
+	ASSERT_LT(0, failed);
+	ASSERT_EQ(0, io_uring_queue_init(4, &r32, IORING_SETUP_CQE32));
+	for (i = 0; i < 2; i++) {
+		prep_ucmd(get_sqe(&r32), self->tr.fd, ops, i ? 1U << 20 : nr,
+			  0);
+		ASSERT_EQ(1, io_uring_submit(&r32));
+		ASSERT_EQ(0, io_uring_wait_cqe_timeout(&r32, &cqe, &ts));
+		EXPECT_EQ(i ? -EINVAL : (int)done, cqe->res);
+		EXPECT_EQ(i ? 0 : failed, cqe->big_cqe[0]);
+		io_uring_cqe_seen(&r32, cqe);
+	}
+	io_uring_queue_exit(&r32);
+	free(ops);
+}
+
 /* Armed through a URING_CMD, a timer fires into the timerring's ring. */
 TEST_F(ucmd, fires)
 {

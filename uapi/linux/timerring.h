@@ -291,8 +291,9 @@ struct timerring_submit {
  * TIMERRING_URING_CMD_SUBMIT). A fault part way, or a fatal signal, ends
  * the batch between chunks as for SUBMIT, with res = ops processed.
  * res = -EFAULT after ops were applied happens only if another thread
- * unmaps or write-protects the results during the call. A batch's
- * failed count is the number of negative results.
+ * unmaps or write-protects the results during the call. In a ring set
+ * up with IORING_SETUP_CQE32 the CQE's big_cqe[0] is the number of ops
+ * that failed (SUBMIT's failed; 0 with a negative res).
  *
  * The command is read from the SQE once, when it is first issued, and a
  * command that io_uring retries from its worker threads uses the
