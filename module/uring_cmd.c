@@ -239,8 +239,10 @@ static int tr_ucmd_submit(struct io_uring_cmd *ioucmd,
 	tr_ucmd_put_pages(&pg, io.done);
 	if (ret)
 		return ret;
+	if (io.lost)
+		return io.lost;
 	*failed = io.failed;
-	return io.lost ?: io.done;
+	return io.done;
 }
 
 int tr_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)

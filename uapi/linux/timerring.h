@@ -285,8 +285,9 @@ struct timerring_submit {
  * there). The CQE's res is the number of ops processed (applied or
  * failed, SUBMIT's done), or a negative errno if none was: EINVAL (a flag
  * or a reserved byte set, nr > TIMERRING_BATCH_MAX, the instance not set
- * up), EFAULT (the ops or the results cannot be accessed, or an address
- * outside the registered buffer), EINTR (a fatal signal while waiting for
+ * up), EFAULT (the ops or the results cannot be accessed; with
+ * IORING_URING_CMD_FIXED, the batch is not inside the registered buffer
+ * or buf_index is not registered), EINTR (a fatal signal while waiting for
  * another submitter), ENOTTY (a cmd_op other than
  * TIMERRING_URING_CMD_SUBMIT). A fault part way, or a fatal signal, ends
  * the batch between chunks as for SUBMIT, with res = ops processed.
@@ -312,9 +313,10 @@ struct timerring_submit {
  *
  * Issued inline by io_uring_enter() (IO_URING_F_NONBLOCK), a command
  * never sleeps: it is applied there if it has at most 256 ops, no
- * CANCEL_ALL, the instance's submit lock is free, its ops and results are
- * in memory (or in a registered buffer) and no id table chunk, interval
- * array or wheel page has to be allocated for it. Otherwise nothing is
+ * CANCEL_ALL, the instance's submit lock is free, its ops are in memory
+ * and its results in anonymous memory mapped writable (or both are in a
+ * registered buffer), and no id table chunk, interval array or wheel page
+ * has to be allocated for it. Otherwise nothing is
  * applied and io_uring runs it from one of its worker threads (io-wq),
  * where it may sleep like SUBMIT. Either way the CQE is the same.
  * IORING_SETUP_IOPOLL rings are not supported (EOPNOTSUPP, from io_uring).
