@@ -371,12 +371,18 @@ static void *tr_cache_alloc(struct tr_instance *inst, struct kmem_cache *cache)
 	return mem;
 }
 
-/* Back @id with a table chunk (and an interval array if @periodic). */
-int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic)
+/*
+ * Back @id with a table chunk (and an interval array if @periodic); with
+ * @nowait, -EAGAIN instead of allocating one.
+ */
+int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
+		    bool nowait)
 {
 	struct tr_core *c = &inst->core;
 	u32 ci = id >> TR_CHUNK_SHIFT;
 
+	if (nowait && (!c->chunk[ci] || (periodic && !c->ival[ci])))
+		return -EAGAIN;
 	if (unlikely(!c->chunk[ci])) {
 		struct tr_entry *mem = tr_cache_alloc(inst, tr_chunk_cache);
 
@@ -401,8 +407,9 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic)
 /*
  * Grow the ref pool so that @n ops can each add a ref (table.c). Returns 0,
  * or what growing failed with: the ops that then find no room fail with it.
+ * With @nowait, -EAGAIN if a page would have to be allocated.
  */
-int tr_ensure_pool(struct tr_instance *inst, u32 n)
+int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait)
 {
 	struct tr_core *c = &inst->core;
 	u32 want;
@@ -411,6 +418,8 @@ int tr_ensure_pool(struct tr_instance *inst, u32 n)
 	spin_lock_bh(&inst->lock);
 	want = tr_pool_want(c, n);
 	spin_unlock_bh(&inst->lock);
+	if (want && nowait)
+		return -EAGAIN;
 	while (want--) {
 		struct page *pg;
 

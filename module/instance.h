@@ -111,18 +111,15 @@ bool tr_run(struct tr_instance *inst, u32 *budget);
 bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0);
 void tr_program(struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
-int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic);
-int tr_ensure_pool(struct tr_instance *inst, u32 n);
+int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
+		    bool nowait);
+int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait);
 
 static inline bool tr_ready(struct tr_instance *inst)
 {
 	/* Pairs with the store-release at the end of setup. */
 	return smp_load_acquire(&inst->ready);
 }
-
-/* submit.c */
-long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
-		     size_t usize);
 
 /* memmap.c */
 int tr_ring_alloc(struct tr_instance *inst, size_t bytes);

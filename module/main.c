@@ -6,8 +6,9 @@
  * This file registers /dev/timerring (a misc device) and dispatches its
  * file operations. Each open file is one instance (instance.c); an
  * instance is configured once by TIMERRING_IOC_SETUP and then takes
- * batches of ops (submit.c), maps its ring (memmap.c) and is waited on
- * with poll/epoll, TIMERRING_IOC_WAIT or an eventfd (wait.c).
+ * batches of ops (submit.c; through io_uring's IORING_OP_URING_CMD:
+ * uring_cmd.c), maps its ring (memmap.c) and is waited on with poll/epoll,
+ * TIMERRING_IOC_WAIT or an eventfd (wait.c).
  *
  * Module parameters (read-only once loaded, except where said):
  *   max_timers         cap of one instance's id space       (2^24 ids)
@@ -30,7 +31,9 @@
 #include <linux/uaccess.h>
 
 #include "instance.h"
+#include "submit.h"
 #include "trace.h"
+#include "uring_cmd.h"
 
 unsigned int tr_max_timers = 1U << 24;
 module_param_named(max_timers, tr_max_timers, uint, 0444);
@@ -160,6 +163,7 @@ static const struct file_operations tr_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= tr_mmap,
 	.poll		= tr_poll,
+	.uring_cmd	= tr_uring_cmd,
 };
 
 static struct miscdevice tr_misc = {

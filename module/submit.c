@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * timerring batch submission (TIMERRING_IOC_SUBMIT).
+ * timerring batch submission: TIMERRING_IOC_SUBMIT here, and through
+ * tr_submit_batch() the IORING_OP_URING_CMD path (uring_cmd.c).
  *
- * Before anything is applied, the results array and the submit struct are
- * probed for writing, so that once ops are applied their results can be
- * written with put_user (which no fault injection fails) and only another
- * thread unmapping them can make that fail. Then a batch of up to 65536
- * ops is handled in chunks of 256 ops (8 KiB):
+ * Before anything is applied, the caller probes the results array (and
+ * the ioctl its submit struct) for writing, so that once ops are applied
+ * their results can be written with put_user (which no fault injection
+ * fails) and only another thread unmapping them can make that fail. Then
+ * a batch of up to 65536 ops is handled in chunks of 256 ops (8 KiB):
  *
- *   1. copy the chunk in (a fault ends the batch: done = ops before it);
+ *   1. copy the chunk in, from user memory or from an io_uring registered
+ *      buffer (a fault ends the batch: done = ops before it);
  *   2. prepare it without the lock: validate every op and convert expiries
  *      and intervals to ticks (batch.c, or its SIMD kernels via simd.c),
  *      and clamp every id and opcode under speculation;
@@ -27,6 +29,16 @@
  *
  * A relative expiry is relative to the clock as read for its chunk, after
  * the chunk was copied in, so never before the caller's own clock read.
+ *
+ * A non-blocking batch (tr_batch_io.nonblock, io_uring's inline issue)
+ * never sleeps: it is one chunk at most, takes submit_mutex only by
+ * trylock, copies its ops in with page faults disabled, has no CANCEL_ALL
+ * (O(armed timers), with cond_resched() in between) and needs no table
+ * chunk, interval array or pool page. Where any of that does not hold it
+ * returns -EAGAIN having applied nothing, and io_uring retries it from a
+ * worker thread, blocking. Its results go through an iterator only
+ * (res_iter: a registered buffer, or pages the caller holds), which
+ * cannot fault (uring_cmd.c).
  */
 #include <linux/nospec.h>
 #include <linux/pagemap.h>
@@ -38,6 +50,7 @@
 #include <linux/uaccess.h>
 
 #include "instance.h"
+#include "submit.h"
 #include "trace.h"
 
 /* Offset of the caller's time namespace for this instance's clock. */
@@ -60,6 +73,7 @@ struct tr_submit_state {
 	u32 failed;
 	u32 kinds[TIMERRING_OP_LAST];
 	bool stop;
+	bool nonblock;
 };
 
 /*
@@ -131,7 +145,7 @@ static void tr_apply_locked(struct tr_instance *inst, u32 n,
  * Fault @len bytes at @p in for writing without writing them (results
  * past done are left as they were); 0 or -EFAULT.
  */
-static int tr_probe_writable(void __user *p, size_t len)
+int tr_probe_writable(void __user *p, size_t len)
 {
 	if (!p || !len)
 		return 0;
@@ -156,10 +170,53 @@ efault:
 	return -EFAULT;
 }
 
-/* Steps 2-5 for one chunk of n ops already copied in. */
+/* Write @n results out, to user memory or through an iterator. */
+static int tr_write_results(struct tr_batch_io *io, const s32 *res, u32 n)
+{
+	size_t len = n * sizeof(*res);
+	int ret;
+
+	if (io->res_iter)
+		return copy_to_iter(res, len, io->res_iter) == len ? 0 : -EFAULT;
+	if (!io->ures)
+		return 0;
+	ret = tr_put_results(io->ures, res, n);
+	io->ures += n;
+	return ret;
+}
+
+/*
+ * Step 1: copy @n ops in. A fault is -EFAULT, or -EAGAIN for a
+ * non-blocking batch (it would have to wait for the page).
+ */
+static int tr_copy_ops(struct tr_instance *inst, struct tr_batch_io *io,
+		       u32 n, bool nonblock)
+{
+	size_t len = n * sizeof(struct timerring_op);
+	unsigned long left;
+
+	if (io->ops_iter)
+		return copy_from_iter(inst->buf->ops, len, io->ops_iter) == len ?
+		       0 : -EFAULT;
+	if (nonblock)
+		pagefault_disable();
+	left = copy_from_user(inst->buf->ops, io->uops, len);
+	if (nonblock)
+		pagefault_enable();
+	if (left)
+		return nonblock ? -EAGAIN : -EFAULT;
+	io->uops += n;
+	return 0;
+}
+
+/*
+ * Steps 2-5 for one chunk of n ops already copied in. -EAGAIN (only for a
+ * non-blocking batch, with nothing applied) or the result of writing the
+ * results out.
+ */
 static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 			   struct tr_submit_state *st, s64 ns_off,
-			   s32 __user *ures)
+			   struct tr_batch_io *io)
 {
 	struct tr_batch_buf *b = inst->buf;
 	struct tr_core *c = &inst->core;
@@ -187,15 +244,24 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 		 */
 		op->id = array_index_nospec(op->id, c->max_ids);
 		op->opcode = array_index_nospec(op->opcode, TIMERRING_OP_LAST);
-		if (b->out.verdict[i] || op->opcode == TIMERRING_OP_CANCEL_ALL ||
-		    op->opcode == TIMERRING_OP_CANCEL)
+		if (b->out.verdict[i] || op->opcode == TIMERRING_OP_CANCEL)
 			continue;
-		ret = tr_ensure_chunk(inst, op->id, b->out.ival[i]);
+		if (op->opcode == TIMERRING_OP_CANCEL_ALL) {
+			if (st->nonblock)
+				return -EAGAIN;
+			continue;
+		}
+		ret = tr_ensure_chunk(inst, op->id, b->out.ival[i],
+				      st->nonblock);
+		if (ret == -EAGAIN)
+			return ret;
 		if (ret)
 			b->out.verdict[i] = ret;
 	}
 
-	pool_err = tr_ensure_pool(inst, n);
+	pool_err = tr_ensure_pool(inst, n, st->nonblock);
+	if (pool_err == -EAGAIN)
+		return pool_err;
 
 	spin_lock_bh(&inst->lock);
 	t0 = local_clock();
@@ -216,54 +282,47 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	spin_unlock_bh(&inst->lock);
 	tr_notify(inst, posted);
 
-	return ures ? tr_put_results(ures, b->res, st->done - done0) : 0;
+	return tr_write_results(io, b->res, st->done - done0);
 }
 
-long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
-		     size_t usize)
+int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 {
-	struct timerring_submit __user *us = uarg;
-	struct tr_submit_state st = { };
-	struct timerring_submit s;
-	struct timerring_op __user *uops;
-	s32 __user *ures;
+	struct tr_submit_state st = {
+		.flags = io->flags,
+		.nonblock = io->nonblock,
+	};
 	u64 t0 = ktime_get_ns();
 	s64 ns_off;
-	int ret, lost = 0;
+	int ret = 0;
 	u32 pos;
 
-	ret = copy_struct_from_user(&s, sizeof(s), uarg, usize);
-	if (ret)
-		return ret;
-	if (s.flags & ~TIMERRING_SUBMIT_ALL || s.resv[0] || s.resv[1] ||
-	    s.nr > TIMERRING_BATCH_MAX)
-		return -EINVAL;
-	uops = u64_to_user_ptr(s.ops);
-	ures = u64_to_user_ptr(s.results);
-	/* From here on the outputs can be written: see the top of the file. */
-	if (tr_probe_writable(ures, s.nr * sizeof(*ures)) ||
-	    tr_probe_writable(us, usize))
-		return -EFAULT;
-	st.flags = s.flags;
-	ns_off = tr_timens_offset(inst);
-
-	if (mutex_lock_killable(&inst->submit_mutex))
+	io->done = 0;
+	io->failed = 0;
+	io->lost = 0;
+	if (io->nonblock) {
+		if (io->nr > TR_BATCH_CHUNK || !mutex_trylock(&inst->submit_mutex))
+			return -EAGAIN;
+	} else if (mutex_lock_killable(&inst->submit_mutex)) {
 		return -EINTR;
-	for (pos = 0; pos < s.nr && !st.stop; pos += TR_BATCH_CHUNK) {
-		u32 n = min_t(u32, s.nr - pos, TR_BATCH_CHUNK);
+	}
+	ns_off = tr_timens_offset(inst);
+	for (pos = 0; pos < io->nr && !st.stop; pos += TR_BATCH_CHUNK) {
+		u32 n = min_t(u32, io->nr - pos, TR_BATCH_CHUNK);
 
 		if (pos && fatal_signal_pending(current))
 			break;
-		if (copy_from_user(inst->buf->ops, uops + pos,
-				   n * sizeof(*uops))) {
-			ret = -EFAULT;
+		ret = tr_copy_ops(inst, io, n, io->nonblock);
+		if (ret)
+			break;
+		/* -EAGAIN (first chunk only), or the results were taken away */
+		ret = tr_submit_chunk(inst, n, &st, ns_off, io);
+		if (ret == -EAGAIN)
+			break;
+		if (ret) {
+			io->lost = ret;
+			ret = 0;
 			break;
 		}
-		/* fails only if another thread took the results away */
-		lost = tr_submit_chunk(inst, n, &st, ns_off,
-				       ures ? ures + pos : NULL);
-		if (lost)
-			break;
 	}
 	/* a batch that failed as a whole changes no statistic either */
 	if (!ret || st.done) {
@@ -271,13 +330,44 @@ long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
 		inst->batches++;
 		spin_unlock_bh(&inst->lock);
 	}
-	trace_timerring_submit(inst->inst_id, s.nr, st.done, st.failed,
-			       st.kinds, inst->last_impl, ktime_get_ns() - t0);
+	if (ret != -EAGAIN)
+		trace_timerring_submit(inst->inst_id, io->nr, st.done, st.failed,
+				       st.kinds, inst->last_impl,
+				       ktime_get_ns() - t0);
 	mutex_unlock(&inst->submit_mutex);
 
-	if (ret && !st.done)
+	io->done = st.done;
+	io->failed = st.failed;
+	return st.done ? 0 : ret;
+}
+
+long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
+		     size_t usize)
+{
+	struct timerring_submit __user *us = uarg;
+	struct timerring_submit s;
+	struct tr_batch_io io = { };
+	int ret;
+
+	ret = copy_struct_from_user(&s, sizeof(s), uarg, usize);
+	if (ret)
 		return ret;
-	if (put_user(st.done, &us->done) || put_user(st.failed, &us->failed))
+	if (s.flags & ~TIMERRING_SUBMIT_ALL || s.resv[0] || s.resv[1] ||
+	    s.nr > TIMERRING_BATCH_MAX)
+		return -EINVAL;
+	io.uops = u64_to_user_ptr(s.ops);
+	io.ures = u64_to_user_ptr(s.results);
+	io.nr = s.nr;
+	io.flags = s.flags;
+	/* From here on the outputs can be written: see the top of the file. */
+	if (tr_probe_writable(io.ures, s.nr * sizeof(*io.ures)) ||
+	    tr_probe_writable(us, usize))
 		return -EFAULT;
-	return lost;
+
+	ret = tr_submit_batch(inst, &io);
+	if (ret)
+		return ret;
+	if (put_user(io.done, &us->done) || put_user(io.failed, &us->failed))
+		return -EFAULT;
+	return io.lost;
 }

@@ -266,6 +266,75 @@ struct timerring_submit {
 #define TIMERRING_SUBMIT_SIZE_VER0	48
 
 /*
+ * IORING_OP_URING_CMD on a timerring fd: the same batches as
+ * TIMERRING_IOC_SUBMIT, submitted through an io_uring SQE.
+ *
+ *	sqe->opcode	IORING_OP_URING_CMD
+ *	sqe->fd		the timerring fd (or its fixed-file index)
+ *	sqe->cmd_op	TIMERRING_URING_CMD_SUBMIT
+ *	sqe->uring_cmd_flags	0, or IORING_URING_CMD_FIXED
+ *	sqe->buf_index	with IORING_URING_CMD_FIXED: the registered buffer
+ *	sqe->cmd	struct timerring_uring_cmd (16 bytes: fits a normal
+ *			SQE; with IORING_SETUP_SQE128 the other 64 bytes of
+ *			the 80-byte command area are reserved, must be zero)
+ *
+ * The batch is one array at addr: struct timerring_op ops[nr], followed,
+ * with TIMERRING_URING_RESULTS, by __s32 results[nr] (at addr + 32 * nr).
+ * Ops are applied exactly as by TIMERRING_IOC_SUBMIT (in order, in chunks
+ * of 256, each op's result as there; TIMERRING_SUBMIT_STOP_ON_ERROR as
+ * there). The CQE's res is the number of ops processed (applied or
+ * failed, SUBMIT's done), or a negative errno if none was: EINVAL (a flag
+ * or a reserved byte set, nr > TIMERRING_BATCH_MAX, the instance not set
+ * up), EFAULT (the ops or the results cannot be accessed; with
+ * IORING_URING_CMD_FIXED, the batch is not inside the registered buffer
+ * or buf_index is not registered), EINTR (a fatal signal while waiting for
+ * another submitter), ENOTTY (a cmd_op other than
+ * TIMERRING_URING_CMD_SUBMIT). A fault part way, or a fatal signal, ends
+ * the batch between chunks as for SUBMIT, with res = ops processed.
+ * res = -EFAULT after ops were applied happens only if another thread
+ * unmaps or write-protects the results during the call. In a ring set
+ * up with IORING_SETUP_CQE32 the CQE's big_cqe[0] is the number of ops
+ * that failed (SUBMIT's failed; 0 with a negative res).
+ *
+ * The command is read from the SQE once, when it is first issued, and a
+ * command that io_uring retries from its worker threads uses the
+ * module's copy, so an SQE reused once io_uring_enter() has returned does
+ * not change a submitted command. (The io_uring of some kernels, 6.12
+ * among them, first issues a linked or drained URING_CMD, IOSQE_IO_LINK
+ * before it or IOSQE_IO_DRAIN on it, from the SQ ring after
+ * io_uring_enter() returned: such an SQE must not be reused before its
+ * CQE.)
+ *
+ * Fixed buffers (IORING_URING_CMD_FIXED): addr is an address inside the
+ * buffer registered at buf_index (io_uring_register_buffers()), and the
+ * whole batch, ops and results, must lie inside it (else EFAULT). The ops
+ * are read from, and the results written to, the registered pages: no
+ * user copy, no page fault.
+ *
+ * Issued inline by io_uring_enter() (IO_URING_F_NONBLOCK), a command
+ * never sleeps: it is applied there if it has at most 256 ops, no
+ * CANCEL_ALL, the instance's submit lock is free, its ops are in memory
+ * and its results in anonymous memory mapped writable (or both are in a
+ * registered buffer), and no id table chunk, interval array or wheel page
+ * has to be allocated for it. Otherwise nothing is
+ * applied and io_uring runs it from one of its worker threads (io-wq),
+ * where it may sleep like SUBMIT. Either way the CQE is the same.
+ * IORING_SETUP_IOPOLL rings are not supported (EOPNOTSUPP, from io_uring).
+ */
+struct timerring_uring_cmd {
+	__u64 addr;		/* struct timerring_op[nr] (+ __s32[nr]) */
+	__u32 nr;		/* number of ops, <= TIMERRING_BATCH_MAX */
+	__u32 flags;		/* TIMERRING_SUBMIT_* | TIMERRING_URING_* */
+};
+
+#define TIMERRING_URING_CMD_SIZE	16
+
+/* Write the per-op results after the ops (timerring_uring_cmd.flags). */
+#define TIMERRING_URING_RESULTS		_BITUL(16)
+#define TIMERRING_URING_ALL		(TIMERRING_SUBMIT_ALL | \
+					 TIMERRING_URING_RESULTS)
+
+/*
  * Expiration CQE (struct io_uring_cqe):
  *	user_data	timerring_op.user_data of the arm that fired
  *	res		the timer id (ids are < 2^30, so res >= 0)
@@ -365,6 +434,9 @@ struct timerring_stats {
  */
 #define TIMERRING_IOC_EVENTFD	_IOW(TIMERRING_IOC_MAGIC, 4, __s32)
 #define TIMERRING_IOC_STATS	_IOR(TIMERRING_IOC_MAGIC, 5, struct timerring_stats)
+
+/* sqe->cmd_op of IORING_OP_URING_CMD (see struct timerring_uring_cmd). */
+#define TIMERRING_URING_CMD_SUBMIT	_IOWR(TIMERRING_IOC_MAGIC, 0x80, struct timerring_uring_cmd)
 
 /*
  * Other ioctl numbers give ENOTTY. open() fails with ENOSPC when the uid's

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * timerring batch submission (submit.c): the one implementation of a
+ * batch, behind TIMERRING_IOC_SUBMIT and IORING_OP_URING_CMD.
+ */
+#ifndef _TIMERRING_SUBMIT_H
+#define _TIMERRING_SUBMIT_H
+
+#include <linux/types.h>
+#include <linux/uio.h>
+
+struct tr_instance;
+struct timerring_op;
+
+/*
+ * A batch and where its ops come from and its results go: user memory
+ * (@uops, @ures: NULL for no results), or iterators over an io_uring
+ * registered buffer (@ops_iter, @res_iter, used instead when set). The
+ * caller has validated @nr and @flags and probed the results for writing.
+ * A @nonblock batch writes its results through @res_iter only.
+ */
+struct tr_batch_io {
+	u32 nr;
+	u32 flags;			/* TIMERRING_SUBMIT_* */
+	bool nonblock;			/* never sleep: -EAGAIN instead */
+	const struct timerring_op __user *uops;
+	s32 __user *ures;
+	struct iov_iter *ops_iter;
+	struct iov_iter *res_iter;
+	/* out */
+	u32 done;			/* ops processed (applied or failed) */
+	u32 failed;			/* ops among them that failed */
+	int lost;			/* -EFAULT: results could not be written */
+};
+
+/*
+ * Apply the batch. 0 once ops were processed (or nr is 0); a negative
+ * errno if none was: -EFAULT (the first ops cannot be read), -EINTR (a
+ * fatal signal while waiting for another submitter), -EAGAIN (only with
+ * nonblock: nothing was applied, retry blocking).
+ */
+int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io);
+
+/*
+ * Fault @len bytes at @p in for writing without writing them (results
+ * past done are left as they were); 0 or -EFAULT. May sleep.
+ */
+int tr_probe_writable(void __user *p, size_t len);
+
+long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
+		     size_t usize);
+
+#endif /* _TIMERRING_SUBMIT_H */
