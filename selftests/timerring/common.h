@@ -210,20 +210,35 @@ static inline int tr_get_stats(int fd, struct timerring_stats *st)
 	return tr_ioctl(fd, TIMERRING_IOC_STATS, st);
 }
 
-/* Read the first unsigned number of a (proc, sysfs) file; 0 or -errno. */
-static inline int tr_read_u64_file(const char *path, uint64_t *val)
+/*
+ * Read up to @len - 1 bytes of a (proc, sysfs) file into @buf, NUL
+ * terminated; the bytes read, or -errno (-ENODATA if it is empty).
+ */
+static inline ssize_t tr_read_text(const char *path, char *buf, size_t len)
 {
-	char buf[64];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
 	close(fd);
 	if (n <= 0)
-		return n < 0 ? -errno : -ENODATA;
+		return n < 0 ? n : -ENODATA;
 	buf[n] = 0;
+	return n;
+}
+
+/* Read the first unsigned number of a (proc, sysfs) file; 0 or -errno. */
+static inline int tr_read_u64_file(const char *path, uint64_t *val)
+{
+	char buf[64];
+	ssize_t n = tr_read_text(path, buf, sizeof(buf));
+
+	if (n < 0)
+		return n;
 	errno = 0;
 	*val = strtoull(buf, NULL, 0);
 	return errno ? -errno : 0;
@@ -248,16 +263,9 @@ static inline int tr_write_file(const char *path, const char *s)
 static inline uint64_t tr_mem_available(void)
 {
 	char buf[4096], *p;
-	ssize_t n;
-	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (tr_read_text("/proc/meminfo", buf, sizeof(buf)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strstr(buf, "MemAvailable:");
 	if (!p)
 		return 0;

@@ -108,18 +108,10 @@ static void child_main(int wfd, int threads)
 static void log_child_state(struct __test_metadata *_metadata, pid_t pid)
 {
 	char path[64], buf[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (tr_read_text(path, buf, sizeof(buf)) < 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
 	buf[strcspn(buf, "\n ")] = 0;
 	TH_LOG("child in syscall %s at SIGKILL (%d is ioctl)", buf,
 	       (int)__NR_ioctl);

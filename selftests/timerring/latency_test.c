@@ -51,16 +51,9 @@ static int tfs_write(const char *file, const char *val)
 static int has_tracer(const char *name)
 {
 	char buf[512] = "", *p;
-	int fd = open(TDIR "/available_tracers", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (tr_read_text(TDIR "/available_tracers", buf, sizeof(buf)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	for (p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
 		if (!strcmp(p, name))
 			return 1;
