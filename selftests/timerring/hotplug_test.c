@@ -7,7 +7,13 @@
  * thread arms one-shot timers 1-16 ms ahead in batches of 32, on each
  * CPU in turn (so that the instances' hrtimers are queued on both), while
  * one consumer thread per instance reaps the CQEs and the test thread
- * takes cpu1 offline and back online in a loop. Every successful ARM must
+ * takes cpu1 offline and back online in a loop. The submitter is never
+ * pinned to cpu1 alone while it goes offline (cpu1_lock): the kernel would
+ * have to force it off, and that path (select_fallback_rq() freeing the
+ * task's affinity mask with kfree_rcu() under the runqueue lock) gives
+ * lockdep a dependency on kvfree_rcu's lock that, with kmemleak's printk
+ * under its object lock when a fault test failed one of its allocations,
+ * closes a cycle in the kernel's own locks. Every successful ARM must
  * end in exactly one CQE, none before its expiry: the consumer reads the
  * ring's tail before the clock, so that a CQE it sees was posted before
  * that clock read.
@@ -55,6 +61,10 @@ struct hp {
 	__u32 next_serial;
 
 	unsigned long dup, arm_failed, submits, pinned[2];
+
+	/* held by the submitter while pinned to cpu1; cpu1_up under it */
+	pthread_mutex_t cpu1_lock;
+	int cpu1_up;
 };
 
 /* The first CPU of @node (its cpulist may be empty), or -1. */
@@ -215,14 +225,26 @@ static void *submit_fn(void *arg)
 
 	while (!TR_READ_ONCE(h->stop_submit)) {
 		int cpu = k & 1;
+		bool locked = false;
 
 		/* queue the hrtimers on each CPU in turn, cpu1 when online */
+		if (cpu) {
+			pthread_mutex_lock(&h->cpu1_lock);
+			locked = true;
+			if (!h->cpu1_up)
+				cpu = 0;
+		}
 		if (!pin_to(cpu))
 			h->pinned[cpu]++;
 		else
 			unpin();
 		submit_batch(h, &h->in[(k >> 1) % h->ninst], &seed,
 			     &next_id[(k >> 1) % h->ninst]);
+		if (locked) {
+			/* off cpu1 before it may go offline */
+			unpin();
+			pthread_mutex_unlock(&h->cpu1_lock);
+		}
 		k++;
 		sleep_ns(NSEC_PER_MSEC);
 	}
@@ -237,6 +259,25 @@ static int set_cpu1(int online, __u64 *ns)
 
 	if (ns)
 		*ns = now_ns(CLOCK_MONOTONIC) - t0;
+	return ret;
+}
+
+/* set_cpu1() with the submitter told first (offline) or after (online). */
+static int hp_set_cpu1(struct hp *h, int online, __u64 *ns)
+{
+	int ret;
+
+	if (!online) {
+		pthread_mutex_lock(&h->cpu1_lock);
+		h->cpu1_up = 0;
+		pthread_mutex_unlock(&h->cpu1_lock);
+	}
+	ret = set_cpu1(online, ns);
+	if (online && !ret) {
+		pthread_mutex_lock(&h->cpu1_lock);
+		h->cpu1_up = 1;
+		pthread_mutex_unlock(&h->cpu1_lock);
+	}
 	return ret;
 }
 
@@ -289,6 +330,8 @@ TEST_F_TIMEOUT(hotplug, offline_online_under_load, 240)
 	ASSERT_NE(NULL, h->armed);
 	ASSERT_NE(NULL, h->seen);
 	h->next_serial = 1;
+	pthread_mutex_init(&h->cpu1_lock, NULL);
+	h->cpu1_up = 1;
 
 	/* one instance per node that has a CPU, set up from that CPU */
 	for (i = 0; i < HP_NODES; i++) {
@@ -339,11 +382,11 @@ TEST_F_TIMEOUT(hotplug, offline_online_under_load, 240)
 		if (now >= t_end + HP_MAX_SECS * NSEC_PER_SEC)
 			break;
 		sleep_ns(20 * NSEC_PER_MSEC);
-		ret = set_cpu1(0, &off_ns);
+		ret = hp_set_cpu1(h, 0, &off_ns);
 		if (ret)
 			break;
 		sleep_ns(20 * NSEC_PER_MSEC);
-		ret = set_cpu1(1, &on_ns);
+		ret = hp_set_cpu1(h, 1, &on_ns);
 		if (ret)
 			break;
 		if (off_ns > max_off)

@@ -22,7 +22,11 @@
  * the KCSAN kernel the module's longest is 1-2 ms on a quiet host and was
  * 6.4 ms once with builds running beside the VM, as a descheduled vCPU
  * holds the lock meanwhile; a 4096-ref lock hold was 18-27 ms); an
- * interrupt's section is printed, not judged. The loop
+ * interrupt's section is printed, not judged. A job whose longest section
+ * is the module's and over the limit is run again, up to LAT_TRIES times
+ * in all, and fails only if every run is over: a descheduled vCPU
+ * (interrupt sections of 12 ms were seen beside a busy host) is
+ * sporadic, a hold that is too long is not. The loop
  * test times a fixed userspace loop, to compare the guest with the host
  * (run `latency_test -t loop` there).
  *
@@ -39,6 +43,7 @@
 #define KCSAN_CTL	"/sys/kernel/debug/kcsan"
 #define HOUR_NS		(3600 * NSEC_PER_SEC)
 #define LAT_BATCH	65536U
+#define LAT_TRIES	3
 
 static int tfs_write(const char *file, const char *val)
 {
@@ -204,13 +209,14 @@ static void lat_begin(struct __test_metadata *_metadata)
 	ASSERT_EQ(0, tfs_write("tracing_on", "1"));
 }
 
-static void lat_end(struct __test_metadata *_metadata, const char *name,
+/* End a job's measurement; true if it is the module's, over @limit_us. */
+static bool lat_end(struct __test_metadata *_metadata, const char *name,
 		    uint64_t limit_us, uint64_t job_ns)
 {
 	struct lat l;
 
-	ASSERT_EQ(0, tfs_write("tracing_on", "0"));
-	ASSERT_EQ(0, lat_read(&l));
+	EXPECT_EQ(0, tfs_write("tracing_on", "0"));
+	EXPECT_EQ(0, lat_read(&l));
 	printf("# LATENCY %s %llu %s %s %s\n", name, (unsigned long long)l.us,
 	       l.start, l.end, l.ours ? "module" : "interrupt");
 	trace_print();
@@ -220,30 +226,43 @@ static void lat_end(struct __test_metadata *_metadata, const char *name,
 	       (unsigned long long)(job_ns / NSEC_PER_MSEC));
 	/* the tracer saw the job: something was off for at least 1 us */
 	EXPECT_LT(0, l.us);
-	if (l.ours)
-		EXPECT_GE(limit_us, l.us);
+	return l.ours && l.us > limit_us;
 }
+
+/* Every one of the @tries runs had the module over the limit. */
+#define LAT_JUDGE(tries, limit_us)					\
+	EXPECT_GT(LAT_TRIES, tries)					\
+		TH_LOG("the module's section over %llu us in all %d runs", \
+		       (unsigned long long)(limit_us), LAT_TRIES)
 
 TEST_F_TIMEOUT(latency, expiry, 240)
 {
 	struct timerring tr;
 	__u64 due, t0;
 	unsigned int got;
+	int try;
+	bool over;
 
 	if (!self->ops)
 		return;
-	ASSERT_EQ(0, lat_open(&tr, LAT_BATCH, LAT_BATCH));
-	due = now_ns(CLOCK_MONOTONIC) + 8 * NSEC_PER_SEC;
-	ASSERT_EQ(LAT_BATCH, arm_many(&tr, self->ops, LAT_BATCH, 1, due));
-	ASSERT_GT(due, now_ns(CLOCK_MONOTONIC) + 50 * NSEC_PER_MSEC);
-	sleep_ns(due - now_ns(CLOCK_MONOTONIC) - 50 * NSEC_PER_MSEC);
-	lat_begin(_metadata);
-	t0 = now_ns(CLOCK_MONOTONIC);
-	got = tr_collect(&tr, NULL, LAT_BATCH, 60 * NSEC_PER_SEC);
-	lat_end(_metadata, "expiry", self->limit_us,
-		now_ns(CLOCK_MONOTONIC) - t0);
-	EXPECT_EQ(LAT_BATCH, got);
-	timerring_close(&tr);
+	for (try = 0; try < LAT_TRIES; try++) {
+		ASSERT_EQ(0, lat_open(&tr, LAT_BATCH, LAT_BATCH));
+		due = now_ns(CLOCK_MONOTONIC) + 8 * NSEC_PER_SEC;
+		ASSERT_EQ(LAT_BATCH, arm_many(&tr, self->ops, LAT_BATCH, 1,
+					      due));
+		ASSERT_GT(due, now_ns(CLOCK_MONOTONIC) + 50 * NSEC_PER_MSEC);
+		sleep_ns(due - now_ns(CLOCK_MONOTONIC) - 50 * NSEC_PER_MSEC);
+		lat_begin(_metadata);
+		t0 = now_ns(CLOCK_MONOTONIC);
+		got = tr_collect(&tr, NULL, LAT_BATCH, 60 * NSEC_PER_SEC);
+		over = lat_end(_metadata, "expiry", self->limit_us,
+			       now_ns(CLOCK_MONOTONIC) - t0);
+		EXPECT_EQ(LAT_BATCH, got);
+		timerring_close(&tr);
+		if (!over)
+			break;
+	}
+	LAT_JUDGE(try, self->limit_us);
 }
 
 TEST_F_TIMEOUT(latency, submit, 240)
@@ -251,22 +270,29 @@ TEST_F_TIMEOUT(latency, submit, 240)
 	__u64 exp = now_ns(CLOCK_MONOTONIC) + HOUR_NS, t0;
 	unsigned int i, done = 0, failed = 0;
 	struct timerring tr;
+	int try;
+	bool over;
 
 	if (!self->ops)
 		return;
-	ASSERT_EQ(0, lat_open(&tr, LAT_BATCH, 0));
 	/* the ops written before: their page faults are not the SUBMIT's */
 	for (i = 0; i < LAT_BATCH; i++)
 		timerring_op_arm(&self->ops[i], i, exp, TIMERRING_OPF_ABS,
 				 i + 1, 0);
-	lat_begin(_metadata);
-	t0 = now_ns(CLOCK_MONOTONIC);
-	EXPECT_EQ(LAT_BATCH, timerring_submit(&tr, self->ops, LAT_BATCH, NULL,
-					      0, &done, &failed));
-	lat_end(_metadata, "submit", self->limit_us,
-		now_ns(CLOCK_MONOTONIC) - t0);
-	EXPECT_EQ(0, failed);
-	timerring_close(&tr);
+	for (try = 0; try < LAT_TRIES; try++) {
+		ASSERT_EQ(0, lat_open(&tr, LAT_BATCH, 0));
+		lat_begin(_metadata);
+		t0 = now_ns(CLOCK_MONOTONIC);
+		EXPECT_EQ(LAT_BATCH, timerring_submit(&tr, self->ops, LAT_BATCH,
+						      NULL, 0, &done, &failed));
+		over = lat_end(_metadata, "submit", self->limit_us,
+			       now_ns(CLOCK_MONOTONIC) - t0);
+		EXPECT_EQ(0, failed);
+		timerring_close(&tr);
+		if (!over)
+			break;
+	}
+	LAT_JUDGE(try, self->limit_us);
 }
 
 TEST_F_TIMEOUT(latency, cancel_all, 600)
@@ -274,19 +300,26 @@ TEST_F_TIMEOUT(latency, cancel_all, 600)
 	unsigned int n = 1U << 16;
 	struct timerring tr;
 	__u64 t0;
+	int try;
+	bool over;
 
 	if (!self->ops)
 		return;
-	ASSERT_EQ(0, lat_open(&tr, 1U << 24, 0));
-	/* one every 256 ids, over the whole id space */
-	ASSERT_EQ(n, arm_many(&tr, self->ops, n, 256,
-			      now_ns(CLOCK_MONOTONIC) + HOUR_NS));
-	lat_begin(_metadata);
-	t0 = now_ns(CLOCK_MONOTONIC);
-	EXPECT_EQ(n, tr_cancel_all(&tr));
-	lat_end(_metadata, "cancel_all", self->limit_us,
-		now_ns(CLOCK_MONOTONIC) - t0);
-	timerring_close(&tr);
+	for (try = 0; try < LAT_TRIES; try++) {
+		ASSERT_EQ(0, lat_open(&tr, 1U << 24, 0));
+		/* one every 256 ids, over the whole id space */
+		ASSERT_EQ(n, arm_many(&tr, self->ops, n, 256,
+				      now_ns(CLOCK_MONOTONIC) + HOUR_NS));
+		lat_begin(_metadata);
+		t0 = now_ns(CLOCK_MONOTONIC);
+		EXPECT_EQ(n, tr_cancel_all(&tr));
+		over = lat_end(_metadata, "cancel_all", self->limit_us,
+			       now_ns(CLOCK_MONOTONIC) - t0);
+		timerring_close(&tr);
+		if (!over)
+			break;
+	}
+	LAT_JUDGE(try, self->limit_us);
 }
 
 TEST_F_TIMEOUT(latency, close, 600)
@@ -307,8 +340,8 @@ TEST_F_TIMEOUT(latency, close, 600)
 	t0 = now_ns(CLOCK_MONOTONIC);
 	/* the last reference: close() and munmap() free the instance */
 	timerring_close(&tr);
-	lat_end(_metadata, "close", self->limit_us,
-		now_ns(CLOCK_MONOTONIC) - t0);
+	EXPECT_FALSE(lat_end(_metadata, "close", self->limit_us,
+			     now_ns(CLOCK_MONOTONIC) - t0));
 }
 
 /*

@@ -9,10 +9,17 @@
  * the main thread goes to sleep. A wakeup lost between the CQE being
  * posted and the waiter being queued shows as a hang, which a SIGALRM
  * watchdog turns into a failure.
+ *
+ * poll_spin: poll(0) in a tight loop on one CPU while periodic timers fire
+ * from the other: once the ring shows a CQE that only this thread could
+ * consume, poll must report the fd readable. It also keeps poll's
+ * lockless reads racing the pass's writes, for KCSAN.
  */
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include "kselftest_harness.h"
 #include "common.h"
@@ -223,6 +230,89 @@ TEST_F_TIMEOUT(ps, no_lost_wakeup, 120)
 	EXPECT_EQ(progress, st.expired_total);
 	EXPECT_EQ(0, st.armed_now);
 	EXPECT_EQ(0, timerring_cq_ready(tr));
+}
+
+#define SPIN_IDS	8
+#define SPIN_NS		(4 * NSEC_PER_SEC)
+#define SPIN_IVAL_NS	(100 * NSEC_PER_USEC)
+
+static void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+TEST(poll_spin)
+{
+	struct timerring tr;
+	struct timerring_params p;
+	struct pollfd pfd;
+	struct io_uring_cqe *cqe;
+	unsigned long polls = 0, readable = 0, missed = 0, cqes = 0, bad = 0;
+	unsigned int head, i, tries, n;
+	__u64 t0;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	tr_default_params(&p);
+	p.cq_entries = 256;
+	p.max_timers = SPIN_IDS;
+	p.resolution_ns = TIMERRING_RES_NS_MIN;
+	TR_OPEN_OR_SKIP(&tr, &p);
+	/* armed from cpu1: the instance's hrtimer fires there */
+	pin_cpu(1);
+	for (i = 0; i < SPIN_IDS; i++)
+		ASSERT_LE(0, tr_arm(&tr, i, SPIN_IVAL_NS, 0, 0x5000 + i,
+				    SPIN_IVAL_NS));
+	pin_cpu(0);
+	pfd.fd = tr.fd;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	while (now_ns(CLOCK_MONOTONIC) - t0 < SPIN_NS) {
+		unsigned int ready = timerring_cq_ready(&tr);
+
+		/*
+		 * A CQE visible in the ring was published by a pass whose
+		 * poll-side store follows within the same lock hold: poll
+		 * sees it at once or very soon (a few tries).
+		 */
+		for (tries = 0; tries < 1000; tries++) {
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			ASSERT_LE(0, poll(&pfd, 1, 0));
+			polls++;
+			if (pfd.revents & POLLIN || !ready)
+				break;
+		}
+		EXPECT_EQ(0, pfd.revents & ~(POLLIN | POLLRDNORM));
+		if (pfd.revents & POLLIN)
+			readable++;
+		else if (ready)
+			missed++;
+		if (!ready || polls % 16)
+			continue;
+		n = 0;
+		timerring_for_each_cqe(&tr, head, cqe) {
+			if (cqe->res >= SPIN_IDS ||
+			    cqe->user_data != 0x5000 + (__u64)cqe->res ||
+			    !timerring_cqe_more(cqe))
+				bad++;
+			n++;
+		}
+		timerring_cq_advance(&tr, n);
+		cqes += n;
+		if (timerring_cq_overflow_pending(&tr))
+			timerring_wait(&tr, 0, 0);
+	}
+	TH_LOG("%lu polls, %lu readable, %lu CQEs", polls, readable, cqes);
+	EXPECT_EQ(0, missed);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, readable);
+	EXPECT_LT(0, cqes);
+	EXPECT_EQ(SPIN_IDS, tr_cancel_all(&tr));
+	timerring_close(&tr);
 }
 
 TEST_HARNESS_MAIN

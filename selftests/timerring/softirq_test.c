@@ -18,6 +18,7 @@
 #define PER_INST	2000
 #define HRTIMER_VEC	8
 #define LIMIT_US	2000
+#define TRIES		3
 
 static const char *tracefs(void)
 {
@@ -178,7 +179,8 @@ TEST(herd_of_instances)
 	const char *dir = tracefs();
 	struct timerring_params p;
 	unsigned int i, pairs = 0;
-	double one, many;
+	double one = 0, many = 0;
+	int try;
 	cpu_set_t cpu0;
 
 	if (getuid())
@@ -207,10 +209,21 @@ TEST(herd_of_instances)
 	ASSERT_EQ(0, tfs_write(dir, "events/irq/softirq_entry/enable", "1"));
 	ASSERT_EQ(0, tfs_write(dir, "events/irq/softirq_exit/enable", "1"));
 
-	one = herd(_metadata, dir, tr, 1, &pairs);
-	EXPECT_GT(pairs, 0);
-	many = herd(_metadata, dir, tr, PER_INST, &pairs);
-	EXPECT_GT(pairs, 0);
+	/*
+	 * Against the floor of the same run; measured again, up to TRIES
+	 * times in all, while over it: the host deschedules vCPUs now and
+	 * then (a herd once took 3.9 ms against a 1.4 ms floor), whereas
+	 * an unbounded soft-IRQ is over in every run (148 ms before the
+	 * bound).
+	 */
+	for (try = 0; try < TRIES; try++) {
+		one = herd(_metadata, dir, tr, 1, &pairs);
+		EXPECT_GT(pairs, 0);
+		many = herd(_metadata, dir, tr, PER_INST, &pairs);
+		EXPECT_GT(pairs, 0);
+		if (many <= 2 * one + 1000)
+			break;
+	}
 
 	tfs_write(dir, "events/irq/softirq_entry/enable", "0");
 	tfs_write(dir, "events/irq/softirq_exit/enable", "0");
