@@ -285,22 +285,16 @@ static inline char *tr_map_pages(size_t npages)
 }
 
 /*
- * Map the ring of @fd, already set up with @p by the caller, into @tr as
- * timerring_open_fd() does after its own SETUP. On success @tr owns @fd;
- * 0 or -errno.
+ * Fill @tr for @fd, set up with @p, whose ring the caller mapped at @ptr
+ * (all of p->mmap_size); @tr then owns @fd and the mapping.
  */
-static inline int tr_attach(struct timerring *tr, int fd,
-			    const struct timerring_params *p)
+static inline void tr_attach_mapped(struct timerring *tr, int fd,
+				    const struct timerring_params *p,
+				    char *ptr)
 {
 	const struct timerring_cq_offsets *o = &p->cq_off;
-	char *ptr;
 
 	memset(tr, 0, sizeof(*tr));
-	tr->fd = -1;
-	ptr = mmap(NULL, p->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, (off_t)p->mmap_offset);
-	if (ptr == MAP_FAILED)
-		return -errno;
 	tr->fd = fd;
 	tr->params = *p;
 	tr->ring_ptr = ptr;
@@ -316,6 +310,25 @@ static inline int tr_attach(struct timerring *tr, int fd,
 	tr->cq.koverflow_pending = (unsigned int *)(ptr + o->overflow_pending);
 	tr->cq.ring_entries = p->cq_entries;
 	tr->cq.ring_mask = p->cq_entries - 1;
+}
+
+/*
+ * Map the ring of @fd, already set up with @p by the caller, into @tr as
+ * timerring_open_fd() does after its own SETUP. On success @tr owns @fd;
+ * 0 or -errno.
+ */
+static inline int tr_attach(struct timerring *tr, int fd,
+			    const struct timerring_params *p)
+{
+	char *ptr;
+
+	memset(tr, 0, sizeof(*tr));
+	tr->fd = -1;
+	ptr = mmap(NULL, p->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, (off_t)p->mmap_offset);
+	if (ptr == MAP_FAILED)
+		return -errno;
+	tr_attach_mapped(tr, fd, p, ptr);
 	return 0;
 }
 
