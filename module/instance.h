@@ -91,6 +91,8 @@ struct tr_instance {
 	size_t ring_bytes;		/* mapping size (page aligned) */
 
 	struct tr_batch_buf *buf;	/* under submit_mutex */
+	/* on the list of set-up instances of debugfs timerring/stats */
+	struct list_head stats_link;
 
 	struct tr_charge charge;	/* under submit_mutex */
 };

@@ -17,11 +17,6 @@
 
 #include "instance.h"
 
-struct tr_stats_node {
-	struct list_head link;
-	struct tr_instance *inst;
-};
-
 static LIST_HEAD(tr_instances);
 static DEFINE_MUTEX(tr_instances_lock);
 static struct timerring_stats tr_closed;	/* under tr_instances_lock */
@@ -103,22 +98,16 @@ static void tr_stats_add(struct timerring_stats *sum,
 		sum->lateness_hist[i] += s->lateness_hist[i];
 }
 
+/* At SETUP: debugfs timerring/stats counts the instance from now on. */
 void tr_stats_register(struct tr_instance *inst)
 {
-	struct tr_stats_node *n = kmalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
-
-	/* Statistics are best effort: an instance works without a node. */
-	if (!n)
-		return;
-	n->inst = inst;
 	mutex_lock(&tr_instances_lock);
-	list_add_tail(&n->link, &tr_instances);
+	list_add_tail(&inst->stats_link, &tr_instances);
 	mutex_unlock(&tr_instances_lock);
 }
 
 void tr_stats_unregister(struct tr_instance *inst)
 {
-	struct tr_stats_node *n, *tmp;
 	struct timerring_stats s;
 
 	tr_stats_fill(inst, &s);
@@ -126,13 +115,7 @@ void tr_stats_unregister(struct tr_instance *inst)
 	s.overflow_now = 0;
 	s.mem_bytes = 0;
 	mutex_lock(&tr_instances_lock);
-	list_for_each_entry_safe(n, tmp, &tr_instances, link) {
-		if (n->inst == inst) {
-			list_del(&n->link);
-			kfree(n);
-			break;
-		}
-	}
+	list_del(&inst->stats_link);
 	tr_stats_add(&tr_closed, &s);
 	tr_closed_instances++;
 	mutex_unlock(&tr_instances_lock);
@@ -141,14 +124,14 @@ void tr_stats_unregister(struct tr_instance *inst)
 static int tr_stats_show(struct seq_file *m, void *v)
 {
 	struct timerring_stats sum, s;
-	struct tr_stats_node *n;
+	struct tr_instance *inst;
 	u64 open = 0;
 	unsigned int i;
 
 	mutex_lock(&tr_instances_lock);
 	sum = tr_closed;
-	list_for_each_entry(n, &tr_instances, link) {
-		tr_stats_fill(n->inst, &s);
+	list_for_each_entry(inst, &tr_instances, stats_link) {
+		tr_stats_fill(inst, &s);
 		tr_stats_add(&sum, &s);
 		open++;
 	}
