@@ -72,6 +72,12 @@ struct tr_entry {
 #define TR_BLK_PAGE_SHIFT	6
 #define TR_BLK_PAGE_BLOCKS	BIT(TR_BLK_PAGE_SHIFT)
 #define TR_BLK_MAX		BIT(27)	/* positions fit TR_POS_MASK */
+/*
+ * Pages the driver sets aside for the ops of one chunk, at most what
+ * tr_pool_want() gives for 256 more refs (9 pages), installed only by
+ * the ops that find the pool short (tr_pool_reserve()).
+ */
+#define TR_POOL_SPARE_MAX	16
 
 struct tr_blk {
 	u32 ref[TR_BLK_REFS];
@@ -177,6 +183,8 @@ struct tr_core {
 	u32 blk_nr;			/* blocks installed */
 	u32 blk_pages_max;
 	struct tr_blk **blk_page;	/* [blk_pages_max], NULL until used */
+	u32 blk_spare_nr;
+	void *blk_spare[TR_POOL_SPARE_MAX];	/* set aside, not installed */
 
 	/*
 	 * Batch kernels of the drain (set by the caller; scalar after
@@ -252,6 +260,29 @@ static inline void tr_set_elapsed(struct tr_core *c, u64 t)
 static inline bool tr_pool_room(const struct tr_core *c, u32 more)
 {
 	return c->refs + more <= c->refs_max;
+}
+
+bool tr_pool_grow_spare(struct tr_core *c);
+
+/*
+ * Room for an op to add a ref, from a spare page if the pool is short:
+ * the pool grows only for the ops that add refs.
+ */
+static inline bool tr_pool_reserve(struct tr_core *c)
+{
+	return likely(tr_pool_room(c, 1)) || tr_pool_grow_spare(c);
+}
+
+/* Set @page aside for the ops about to be applied (table.c). */
+static inline void tr_pool_spare_add(struct tr_core *c, void *page)
+{
+	c->blk_spare[c->blk_spare_nr++] = page;
+}
+
+/* A page set aside that no op installed, or NULL. */
+static inline void *tr_pool_spare_take(struct tr_core *c)
+{
+	return c->blk_spare_nr ? c->blk_spare[--c->blk_spare_nr] : NULL;
 }
 
 /* Expirations waiting on the overflow queue. */

@@ -58,6 +58,10 @@
 #include "instance.h"
 #include "trace.h"
 
+/* The spare pages of a chunk of ops cover tr_pool_want() for all of them. */
+static_assert(TR_POOL_SPARE_MAX * TR_BLK_PAGE_BLOCKS >=
+	      DIV_ROUND_UP(TR_BATCH_CHUNK, TR_BLK_REFS) + 2 * TR_BATCH_CHUNK + 1);
+
 static struct kmem_cache *tr_chunk_cache;
 static struct kmem_cache *tr_ival_cache;
 static atomic_t tr_next_inst_id = ATOMIC_INIT(0);
@@ -371,12 +375,20 @@ static void *tr_cache_alloc(struct tr_instance *inst, struct kmem_cache *cache)
 	return mem;
 }
 
+static void tr_cache_free(struct tr_instance *inst, struct kmem_cache *cache,
+			  void *mem)
+{
+	kmem_cache_free(cache, mem);
+	tr_uncharge(&inst->charge, kmem_cache_size(cache));
+}
+
 /*
  * Back @id with a table chunk (and an interval array if @periodic); with
- * @nowait, -EAGAIN instead of allocating one.
+ * @nowait, -EAGAIN instead of allocating one. What it allocated is added
+ * to *@fresh (TR_FRESH_*), also when it then fails.
  */
 int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
-		    bool nowait)
+		    bool nowait, u8 *fresh)
 {
 	struct tr_core *c = &inst->core;
 	u32 ci = id >> TR_CHUNK_SHIFT;
@@ -391,6 +403,7 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
 		spin_lock_bh(&inst->lock);
 		tr_table_install(c, ci, mem);
 		spin_unlock_bh(&inst->lock);
+		*fresh |= TR_FRESH_CHUNK;
 	}
 	if (unlikely(periodic && !c->ival[ci])) {
 		struct tr_period *mem = tr_cache_alloc(inst, tr_ival_cache);
@@ -400,27 +413,73 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
 		spin_lock_bh(&inst->lock);
 		tr_table_install_ival(c, ci, mem);
 		spin_unlock_bh(&inst->lock);
+		*fresh |= TR_FRESH_IVAL;
 	}
 	return 0;
 }
 
 /*
- * Grow the ref pool so that @n ops can each add a ref (table.c). Returns 0,
- * or what growing failed with: the ops that then find no room fail with it.
- * With @nowait, -EAGAIN if a page would have to be allocated.
+ * After a chunk of ops of which some failed or were not applied: free
+ * what tr_ensure_chunk() allocated for @id (@fresh) if no op used it, so
+ * that those ops keep no memory. A fresh table chunk has all generations
+ * 0 and a fresh interval array all intervals 0, and only a successful
+ * ARM or MODIFY changes them (a periodic one for the interval), under
+ * submit_mutex, which the caller holds: they can be read without the
+ * lock. A chunk without a used entry has no periodic timer either, so its
+ * interval array (fresh too) goes with it.
+ */
+void tr_drop_fresh(struct tr_instance *inst, u32 id, u8 fresh)
+{
+	struct tr_core *c = &inst->core;
+	u32 ci = id >> TR_CHUNK_SHIFT, i;
+	struct tr_entry *ent = c->chunk[ci];
+	struct tr_period *per = c->ival[ci];
+	bool chunk = (fresh & TR_FRESH_CHUNK) && ent;
+	bool ival = (fresh & TR_FRESH_IVAL) && per;
+
+	for (i = 0; chunk && i < TR_CHUNK_IDS; i++)
+		chunk = !ent[i].gen;
+	ival = ival || (chunk && per);
+	for (i = 0; ival && !chunk && i < TR_CHUNK_IDS; i++)
+		ival = !per[i].ival_ns;
+	if (!chunk && !ival)
+		return;
+	spin_lock_bh(&inst->lock);
+	if (chunk) {
+		c->chunk[ci] = NULL;
+		c->chunks_present--;
+	}
+	if (ival) {
+		c->ival[ci] = NULL;
+		c->ivals_present--;
+	}
+	spin_unlock_bh(&inst->lock);
+	if (chunk)
+		tr_cache_free(inst, tr_chunk_cache, ent);
+	if (ival)
+		tr_cache_free(inst, tr_ival_cache, per);
+}
+
+/*
+ * Set aside the pool pages that @n ops adding a ref each may need
+ * (table.c): the ops that find the pool short install them. Returns 0, or
+ * what allocating failed with: the ops that then find no room fail with
+ * it. With @nowait, -EAGAIN if a page would have to be allocated.
  */
 int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait)
 {
 	struct tr_core *c = &inst->core;
-	u32 want;
+	void *pages[TR_POOL_SPARE_MAX];
+	u32 want, got = 0;
 	int ret = 0;
 
 	spin_lock_bh(&inst->lock);
-	want = tr_pool_want(c, n);
+	want = min_t(u32, tr_pool_want(c, n),
+		     TR_POOL_SPARE_MAX - c->blk_spare_nr);
 	spin_unlock_bh(&inst->lock);
 	if (want && nowait)
 		return -EAGAIN;
-	while (want--) {
+	while (got < want) {
 		struct page *pg;
 
 		ret = tr_charge(&inst->charge, PAGE_SIZE);
@@ -432,11 +491,44 @@ int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait)
 			ret = -ENOMEM;
 			break;
 		}
+		pages[got++] = page_address(pg);
+	}
+	if (got) {
 		spin_lock_bh(&inst->lock);
-		tr_pool_install(c, page_address(pg));
+		while (got)
+			tr_pool_spare_add(c, pages[--got]);
 		spin_unlock_bh(&inst->lock);
 	}
 	return ret;
+}
+
+/*
+ * Under the lock, after the ops: the spare pages no op installed go into
+ * the pool if @keep (every op they were for succeeded: the pool keeps its
+ * headroom), else to @pages (TR_POOL_SPARE_MAX) for tr_pool_free().
+ * Returns how many went to @pages.
+ */
+u32 tr_pool_settle(struct tr_instance *inst, bool keep, void **pages)
+{
+	struct tr_core *c = &inst->core;
+	u32 n = 0;
+	void *pg;
+
+	while ((pg = tr_pool_spare_take(c))) {
+		if (keep)
+			tr_pool_install(c, pg);
+		else
+			pages[n++] = pg;
+	}
+	return n;
+}
+
+void tr_pool_free(struct tr_instance *inst, void **pages, u32 n)
+{
+	while (n--) {
+		free_page((unsigned long)pages[n]);
+		tr_uncharge(&inst->charge, PAGE_SIZE);
+	}
 }
 
 static int tr_check_params(struct timerring_params *p)

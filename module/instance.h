@@ -45,10 +45,15 @@ struct file;
 struct poll_table_struct;
 struct vm_area_struct;
 
+/* What step 3 of a chunk allocated for an op (submit.c, tr_batch_buf). */
+#define TR_FRESH_CHUNK		BIT(0)	/* the table chunk of its id */
+#define TR_FRESH_IVAL		BIT(1)	/* that chunk's interval array */
+
 struct tr_batch_buf {
 	struct tr_prep_out out;
 	struct timerring_op ops[TR_BATCH_CHUNK];
 	s32 res[TR_BATCH_CHUNK];
+	u8 fresh[TR_BATCH_CHUNK];	/* TR_FRESH_* */
 };
 
 struct tr_instance {
@@ -114,8 +119,11 @@ bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0);
 void tr_program(struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
 int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
-		    bool nowait);
+		    bool nowait, u8 *fresh);
+void tr_drop_fresh(struct tr_instance *inst, u32 id, u8 fresh);
 int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait);
+u32 tr_pool_settle(struct tr_instance *inst, bool keep, void **pages);
+void tr_pool_free(struct tr_instance *inst, void **pages, u32 n);
 
 static inline bool tr_ready(struct tr_instance *inst)
 {

@@ -14,11 +14,17 @@
  *   2. prepare it without the lock: validate every op and convert expiries
  *      and intervals to ticks (batch.c, or its SIMD kernels via simd.c),
  *      and clamp every id and opcode under speculation;
- *   3. back every id the chunk arms with a table chunk, and the ref pool
- *      with pages for the chunk's ops (may allocate);
+ *   3. back every id the chunk's valid ARMs and MODIFYs use with a table
+ *      chunk (and an interval array for a periodic one), and set pool
+ *      pages aside for them (may allocate);
  *   4. under the instance lock: run the wheel up to now (a small budget),
  *      apply the ops in order, post what became due, reprogram the hrtimer;
- *   5. write the per-op results out.
+ *      the ops that need pool pages install them from those set aside;
+ *   5. if a valid ARM or MODIFY failed (in step 3 or 4) or was not applied
+ *      (STOP_ON_ERROR), free what step 3 allocated and no op used, so that
+ *      failed ops keep no memory; the pool pages left over are kept as the
+ *      pool's headroom only if every op step 3 backed succeeded;
+ *   6. write the per-op results out.
  *
  * So the lock is held for 256 ops at a time (a few us), and expirations
  * keep flowing during a big batch. Submitters of one instance are
@@ -209,8 +215,20 @@ static int tr_copy_ops(struct tr_instance *inst, struct tr_batch_io *io,
 	return 0;
 }
 
+/* The ARMs and MODIFYs among the @n ops applied that succeeded. */
+static u32 tr_ops_succeeded(const struct tr_batch_buf *b, u32 n)
+{
+	u32 i, ok = 0;
+
+	for (i = 0; i < n; i++)
+		ok += !b->out.verdict[i] && b->res[i] >= 0 &&
+		      (b->ops[i].opcode == TIMERRING_OP_ARM ||
+		       b->ops[i].opcode == TIMERRING_OP_MODIFY);
+	return ok;
+}
+
 /*
- * Steps 2-5 for one chunk of n ops already copied in. -EAGAIN (only for a
+ * Steps 2-6 for one chunk of n ops already copied in. -EAGAIN (only for a
  * non-blocking batch, with nothing applied) or the result of writing the
  * results out.
  */
@@ -226,12 +244,15 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 		.res_ns = c->res_ns,
 		.max_ids = c->max_ids,
 	};
-	u32 i, posted, budget, done0 = st->done;
+	u32 i, posted, budget, done0 = st->done, valid = 0, backed = 0, ok;
+	u32 nfree;
+	void *spare[TR_POOL_SPARE_MAX];
 	int pool_err;
 	u64 t0;
 
 	WRITE_ONCE(inst->last_impl, tr_prep(&prep, b->ops, n, &b->out));
 
+	memset(b->fresh, 0, n);
 	for (i = 0; i < n; i++) {
 		struct timerring_op *op = &b->ops[i];
 		int ret;
@@ -251,15 +272,18 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 				return -EAGAIN;
 			continue;
 		}
+		valid++;
 		ret = tr_ensure_chunk(inst, op->id, b->out.ival[i],
-				      st->nonblock);
+				      st->nonblock, &b->fresh[i]);
 		if (ret == -EAGAIN)
 			return ret;
 		if (ret)
 			b->out.verdict[i] = ret;
+		else
+			backed++;
 	}
 
-	pool_err = tr_ensure_pool(inst, n, st->nonblock);
+	pool_err = tr_ensure_pool(inst, backed, st->nonblock);
 	if (pool_err == -EAGAIN)
 		return pool_err;
 
@@ -270,6 +294,8 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
 	tr_pass_expire(c, &budget);
 	tr_apply_locked(inst, n, &prep, st, pool_err, t0);
+	ok = tr_ops_succeeded(b, st->done - done0);
+	nfree = tr_pool_settle(inst, ok == backed, spare);
 	/* what is left due is the hrtimer's, programmed below */
 	budget = TR_PASS_BUDGET;
 	tr_expire_held(c, &budget, t0);
@@ -282,6 +308,10 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	spin_unlock_bh(&inst->lock);
 	tr_notify(inst, posted);
 
+	tr_pool_free(inst, spare, nfree);
+	for (i = 0; ok < valid && i < n; i++)
+		if (b->fresh[i])
+			tr_drop_fresh(inst, b->ops[i].id, b->fresh[i]);
 	return tr_write_results(io, b->res, st->done - done0);
 }
 

@@ -12,16 +12,19 @@
  * allocated when the chunk sees its first periodic timer.
  *
  * The wheel's queues hold refs (4-byte ids) in 64-byte blocks of 15, from
- * 4 KiB pages of 64 blocks that the driver adds outside the lock
- * (tr_pool_want(), tr_pool_install()). A queue of n refs uses at most
- * n / 15 + 2 blocks (a partly used block at each end), refs never outnumber
- * what ops added, and the expiry path only moves refs from queue to queue.
- * So a pool of at least refs / 15 + 2 * min(queues, refs) + 1 blocks never
- * runs dry on the expiry path, and an op that would add a ref checks that
- * bound first (tr_pool_room()) instead of allocating. Pages stay until the
- * instance is closed, at most tr_pool_pages_max(), which covers the refs of
- * max_ids armed timers plus the stale refs the wheel lets stay (wheel.c:
- * one per armed timer plus 4096) with room to spare.
+ * 4 KiB pages of 64 blocks. A queue of n refs uses at most n / 15 + 2
+ * blocks (a partly used block at each end), refs never outnumber what ops
+ * added, and the expiry path only moves refs from queue to queue. So a
+ * pool of at least refs / 15 + 2 * min(queues, refs) + 1 blocks never runs
+ * dry on the expiry path, and an op that would add a ref checks that bound
+ * first (tr_pool_room()) instead of allocating. The driver allocates the
+ * pages a chunk of ops may need outside the lock (tr_pool_want()) and sets
+ * them aside (tr_pool_spare_add()); an op that finds the pool short
+ * installs one (tr_pool_reserve()), so that an op that fails, or is never
+ * applied, grows nothing. Pages stay until the instance is closed, at most
+ * tr_pool_pages_max(), which covers the refs of max_ids armed timers plus
+ * the stale refs the wheel lets stay (wheel.c: one per armed timer plus
+ * 4096) with room to spare.
  *
  * Per armed timer, at 2^20 timers: 24 bytes of entry, 4.3 of ref, 0.4 of
  * the blocks the bound keeps in reserve, 0.2 of directories: about 29 B.
@@ -135,6 +138,17 @@ void tr_pool_install(struct tr_core *c, void *page)
 	c->blk_nr += TR_BLK_PAGE_BLOCKS;
 	c->blk_nr_free += TR_BLK_PAGE_BLOCKS;
 	c->refs_max = tr_pool_refs_max(c->blk_nr);
+}
+
+/* Install spare pages until an op may add a ref; false if they run out. */
+bool tr_pool_grow_spare(struct tr_core *c)
+{
+	while (!tr_pool_room(c, 1)) {
+		if (!c->blk_spare_nr)
+			return false;
+		tr_pool_install(c, c->blk_spare[--c->blk_spare_nr]);
+	}
+	return true;
 }
 
 /* Bytes of table and pool in use (directories, chunks, arrays, pages). */

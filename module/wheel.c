@@ -463,12 +463,12 @@ static __always_inline void tr_set(struct tr_core *c, u32 id,
 					     expires;
 }
 
+/* The memory an ARM or MODIFY of @id needs, short of the pool's room. */
 static inline int tr_op_check(const struct tr_core *c, u32 id,
 			      const struct tr_entry *e,
 			      const struct tr_period *per)
 {
-	if (unlikely(!e || (per && !c->ival[id >> TR_CHUNK_SHIFT]) ||
-		     !tr_pool_room(c, 1)))
+	if (unlikely(!e || (per && !c->ival[id >> TR_CHUNK_SHIFT])))
 		return -ENOMEM;
 	return 0;
 }
@@ -483,6 +483,8 @@ int tr_arm(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 		return ret;
 	if (e->where != TR_L_NONE)
 		return -EEXIST;
+	if (unlikely(!tr_pool_reserve(c)))
+		return -ENOMEM;
 	tr_set(c, id, e, expires, user_data, per, flags);
 	tr_place_at(c, id, e, tr_where(c, e->expires));
 	c->armed++;
@@ -501,6 +503,8 @@ int tr_modify(struct tr_core *c, u32 id, u64 expires, u64 user_data,
 
 	if (ret)
 		return ret;
+	if (unlikely(!tr_pool_reserve(c)))
+		return -ENOMEM;
 	tr_set(c, id, e, expires, user_data, per, flags);
 	w = tr_where(c, e->expires);
 	if (e->where == TR_L_NONE) {

@@ -288,6 +288,77 @@ static void tr_test_table_chunks(struct kunit *test)
 }
 
 /*
+ * The pool grows from the spare pages only for ops that add a ref: an ARM
+ * without its chunk or interval array, or of an armed id, installs none
+ * (also where the pool is full), an ARM of an idle id or a MODIFY one
+ * when the pool is short, and the spares no op took are taken back.
+ */
+static void tr_test_pool_spares(struct kunit *test)
+{
+	struct kt *k = kunit_kzalloc(test, sizeof(*k), GFP_KERNEL);
+	struct tr_period per = { .ival_ns = KT_RES_NS, .due_ns = KT_RES_NS };
+	struct tr_entry **dir;
+	struct tr_period **ival;
+	void *chunk, *pg[3];
+	u32 i, id = 3;
+
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	dir = kunit_kcalloc(test, 8, sizeof(*dir), GFP_KERNEL);
+	ival = kunit_kcalloc(test, 8, sizeof(*ival), GFP_KERNEL);
+	chunk = kunit_kzalloc(test, TR_CHUNK_IDS * sizeof(struct tr_entry),
+			      GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, dir);
+	KUNIT_ASSERT_NOT_NULL(test, ival);
+	KUNIT_ASSERT_NOT_NULL(test, chunk);
+	tr_core_init(&k->c, 1024, KT_RES_NS, 0, dir, ival,
+		     kt_pool_dir(test, 1024));
+	tr_table_install(&k->c, 0, chunk);
+
+	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, id, 10, 0, NULL, 0), -ENOMEM);
+	for (i = 0; i < ARRAY_SIZE(pg); i++) {
+		pg[i] = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, pg[i]);
+		memset(pg[i], 0x5a, PAGE_SIZE);
+		tr_pool_spare_add(&k->c, pg[i]);
+	}
+	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, 300, 10, 0, NULL, 0), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, id, 1, 0, &per, 0), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, k->c.blk_nr, 0U);
+	KUNIT_EXPECT_EQ(test, k->c.blk_spare_nr, 3U);
+
+	/* the first ARM installs a page, and fills it up to its room */
+	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, id, 10, 0, NULL, 0), 1);
+	KUNIT_EXPECT_EQ(test, k->c.blk_nr, TR_BLK_PAGE_BLOCKS);
+	KUNIT_EXPECT_EQ(test, k->c.blk_spare_nr, 2U);
+	while (k->c.refs < k->c.refs_max) {
+		id++;
+		KUNIT_ASSERT_EQ(test, tr_arm(&k->c, id, 10 + id, 0, NULL, 0),
+				1);
+	}
+	KUNIT_EXPECT_EQ(test, k->c.blk_nr, TR_BLK_PAGE_BLOCKS);
+	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, 3, 10, 0, NULL, 0), -EEXIST);
+	KUNIT_EXPECT_EQ(test, k->c.blk_spare_nr, 2U);
+
+	/* a MODIFY to another slot adds a ref: it takes the next page */
+	KUNIT_EXPECT_EQ(test, tr_modify(&k->c, 3, 500, 0, NULL, 0),
+			2 | TIMERRING_RES_REARMED);
+	KUNIT_EXPECT_EQ(test, k->c.blk_nr, 2 * TR_BLK_PAGE_BLOCKS);
+	KUNIT_EXPECT_PTR_EQ(test, tr_pool_spare_take(&k->c), pg[0]);
+	KUNIT_EXPECT_PTR_EQ(test, tr_pool_spare_take(&k->c), NULL);
+
+	/* with no spare left, the op that finds the pool full fails */
+	while (k->c.refs < k->c.refs_max) {
+		id++;
+		KUNIT_ASSERT_EQ(test, tr_arm(&k->c, id, 10 + id, 0, NULL, 0),
+				1);
+	}
+	KUNIT_ASSERT_LT(test, id, 120U);
+	KUNIT_EXPECT_EQ(test, tr_arm(&k->c, 120, 10, 0, NULL, 0), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, k->c.blk_nr, 2 * TR_BLK_PAGE_BLOCKS);
+	KUNIT_EXPECT_EQ(test, k->c.armed, id - 2);
+}
+
+/*
  * A 64-entry ring, 640 timers due at increasing ticks, all fired in one
  * pass: 64 go to the ring, 576 wait in order on the overflow list and come
  * out in order as the consumer frees space; each exactly once.
@@ -670,6 +741,7 @@ static struct kunit_case tr_core_cases[] = {
 	KUNIT_CASE(tr_test_never_early),
 	KUNIT_CASE(tr_test_far_wrap),
 	KUNIT_CASE(tr_test_table_chunks),
+	KUNIT_CASE(tr_test_pool_spares),
 	KUNIT_CASE(tr_test_overflow_order),
 	KUNIT_CASE(tr_test_garbage_head),
 	KUNIT_CASE(tr_test_op_semantics),

@@ -26,8 +26,10 @@
  * written back up to the size given.
  *
  * A call that fails changes nothing: no instance state, no ring, no
- * statistic. The one exception is SUBMIT, which applies ops in order and
- * reports how far it got (see struct timerring_submit).
+ * statistic, no memory held or charged (below). The one exception is
+ * SUBMIT, which applies ops in order and reports how far it got (see
+ * struct timerring_submit); there an op that fails, or one past done,
+ * changes nothing either.
  *
  * Access. /dev/timerring is created with mode 0600 (root only). The udev
  * rule installed by `make install` and by the DKMS package (60-timerring
@@ -38,10 +40,10 @@
  * the real uid that opened it: the instance itself (~60 KiB, at open),
  * the ring, its page array, the id-table and wheel directories and the
  * batch buffer (at SETUP), each 3 KiB table chunk of 128 ids (on the first
- * ARM or MODIFY of an id in it), each 2 KiB interval array (on a chunk's
- * first periodic timer) and the 4 KiB pages in which the wheel keeps its
+ * ARM or MODIFY of an id in it that succeeds), each 2 KiB interval array
+ * (on a chunk's first periodic timer) and the 4 KiB pages in which the wheel keeps its
  * references to armed timers (about 4.7 bytes per armed timer, added by
- * the SUBMIT that needs them; kept until close; under heavy MODIFY and
+ * the SUBMIT whose ops need them; kept until close; under heavy MODIFY and
  * CANCEL churn at most about 17 bytes per id of max_timers plus 400 KiB). All instances of one
  * uid together may pin at most the module parameter max_user_bytes
  * (run-time writable in /sys/module/timerring/parameters; default 1/16 of
@@ -157,8 +159,9 @@ struct timerring_params {
  * unknown opcode or flag, resv set, a field the opcode does not use set,
  * an interval below the resolution) and ERANGE (id >= max_timers); ARM
  * and MODIFY also with ENOSPC (the id's table chunk or interval array, or
- * the wheel's pages for the batch, are over the uid's memory budget) and
- * ENOMEM.
+ * the wheel's page the op needs, are over the uid's memory budget) and
+ * ENOMEM. An ARM of an armed id fails with EEXIST whatever memory it
+ * would have needed.
  */
 enum {
 	/*
