@@ -105,7 +105,7 @@ static void tr_stats_add(struct timerring_stats *sum,
 
 void tr_stats_register(struct tr_instance *inst)
 {
-	struct tr_stats_node *n = kmalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+	struct tr_stats_node *n = kmalloc(sizeof(*n), TR_GFP);
 
 	/* Statistics are best effort: an instance works without a node. */
 	if (!n)
