@@ -52,7 +52,9 @@
  * (open, SETUP, ARM, MODIFY, EVENTFD), whose limit gives ENOMEM: the
  * module's allocations never invoke the OOM killer. Memory is returned
  * when the last reference to the file goes (close of the last fd and
- * munmap of the last mapping).
+ * munmap of the last mapping); until then the instance lives on, its
+ * armed timers fire into the ring, and any mapping left can read and
+ * consume it.
  *
  * Expiry work in soft-IRQ context is bounded per CPU and per jiffy for all
  * instances together, however many are due at once; the rest runs in
