@@ -21,7 +21,8 @@
  * What is charged is what the allocators hand out, not what was asked
  * for: tr_alloc_bytes() rounds a kmalloc size up to its slab, or a larger
  * kvmalloc up to its page order. Everything is also accounted to the
- * opener's memory cgroup (GFP_KERNEL_ACCOUNT, SLAB_ACCOUNT).
+ * memory cgroup of the task making the call (TR_GFP, SLAB_ACCOUNT), whose
+ * limit fails the call with ENOMEM, never with the OOM killer.
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
@@ -74,7 +75,7 @@ static struct tr_user *tr_user_get(kuid_t uid)
 {
 	struct tr_user *u, *fresh;
 
-	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+	fresh = kzalloc(sizeof(*fresh), TR_GFP);
 	if (!fresh)
 		return NULL;
 	spin_lock(&tr_users_lock);

@@ -5,7 +5,18 @@
 #ifndef _TIMERRING_ACCOUNT_H
 #define _TIMERRING_ACCOUNT_H
 
+#include <linux/gfp.h>
 #include <linux/types.h>
+
+/*
+ * Flags of every allocation made for a user's call (open, SETUP, ARM,
+ * MODIFY, EVENTFD): accounted to the caller's memory cgroup, and failing
+ * with ENOMEM at its limit or when memory is short rather than invoking
+ * the OOM killer, which would kill a task of the cgroup (the caller,
+ * often) for memory the call can do without. No warning either: the
+ * size is the user's choice, and the error reaches the user.
+ */
+#define TR_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 struct dentry;
 struct tr_user;

@@ -52,7 +52,7 @@ long tr_ioctl_eventfd(struct tr_instance *inst, void __user *uarg)
 		ctx = eventfd_ctx_fdget(fd);
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
-		ev = kmalloc(sizeof(*ev), GFP_KERNEL_ACCOUNT);
+		ev = kmalloc(sizeof(*ev), TR_GFP);
 		if (!ev) {
 			eventfd_ctx_put(ctx);
 			return -ENOMEM;

@@ -293,7 +293,7 @@ struct tr_instance *tr_instance_alloc(void)
 	ret = tr_charge_open(&ch, tr_alloc_bytes(sizeof(*inst)));
 	if (ret)
 		return ERR_PTR(ret);
-	inst = kvzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+	inst = kvzalloc(sizeof(*inst), TR_GFP);
 	if (!inst) {
 		tr_charge_close(&ch);
 		return ERR_PTR(-ENOMEM);
@@ -367,7 +367,7 @@ static void *tr_cache_alloc(struct tr_instance *inst, struct kmem_cache *cache)
 
 	if (ret)
 		return ERR_PTR(ret);
-	mem = kmem_cache_alloc_node(cache, GFP_KERNEL, inst->node);
+	mem = kmem_cache_alloc_node(cache, TR_GFP, inst->node);
 	if (!mem) {
 		tr_uncharge(&inst->charge, sz);
 		return ERR_PTR(-ENOMEM);
@@ -485,7 +485,7 @@ int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait)
 		ret = tr_charge(&inst->charge, PAGE_SIZE);
 		if (ret)
 			break;
-		pg = alloc_pages_node(inst->node, GFP_KERNEL_ACCOUNT, 0);
+		pg = alloc_pages_node(inst->node, TR_GFP, 0);
 		if (!pg) {
 			tr_uncharge(&inst->charge, PAGE_SIZE);
 			ret = -ENOMEM;
@@ -580,8 +580,7 @@ static int tr_check_params(struct timerring_params *p)
 
 static void *kvcalloc_node_account(size_t n, size_t size, int node)
 {
-	return kvmalloc_node(array_size(n, size),
-			     GFP_KERNEL_ACCOUNT | __GFP_ZERO, node);
+	return kvmalloc_node(array_size(n, size), TR_GFP | __GFP_ZERO, node);
 }
 
 /* What SETUP allocates for @p, as charged to the budget. */
@@ -644,7 +643,7 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 					 inst->node);
 	blk_dir = kvcalloc_node_account(tr_pool_pages_max(p.max_timers),
 					sizeof(*blk_dir), inst->node);
-	inst->buf = kvmalloc_node(sizeof(*inst->buf), GFP_KERNEL_ACCOUNT,
+	inst->buf = kvmalloc_node(sizeof(*inst->buf), TR_GFP,
 				  inst->node);
 	if (!chunk_dir || !ival_dir || !blk_dir || !inst->buf)
 		goto out_free;

@@ -26,12 +26,11 @@ int tr_ring_alloc(struct tr_instance *inst, size_t bytes)
 	unsigned int i, nr = DIV_ROUND_UP(bytes, PAGE_SIZE);
 	struct page **pages;
 
-	pages = kvcalloc(nr, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	pages = kvcalloc(nr, sizeof(*pages), TR_GFP);
 	if (!pages)
 		return -ENOMEM;
 	for (i = 0; i < nr; i++) {
-		pages[i] = alloc_pages_node(inst->node, GFP_KERNEL_ACCOUNT |
-					    __GFP_ZERO, 0);
+		pages[i] = alloc_pages_node(inst->node, TR_GFP | __GFP_ZERO, 0);
 		if (!pages[i])
 			goto err;
 	}

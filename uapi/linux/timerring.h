@@ -50,9 +50,13 @@
  * RAM, at least 64 MiB: 10^6 timers need ~29 MiB). A charge over the budget fails with ENOSPC:
  * open(), SETUP, or the ARM/MODIFY op that needed the memory. Tasks with
  * CAP_SYS_RESOURCE are charged but not limited. Everything is also
- * accounted to the opener's memory cgroup, whose limit gives ENOMEM.
- * Memory is returned when the last reference to the file goes (close of
- * the last fd and munmap of the last mapping).
+ * accounted to the memory cgroup of the task whose call allocated it
+ * (open, SETUP, ARM, MODIFY, EVENTFD), whose limit gives ENOMEM: the
+ * module's allocations never invoke the OOM killer. Memory is returned
+ * when the last reference to the file goes (close of the last fd and
+ * munmap of the last mapping); until then the instance lives on, its
+ * armed timers fire into the ring, and any mapping left can read and
+ * consume it.
  *
  * Expiry work in soft-IRQ context is bounded per CPU and per jiffy for all
  * instances together, however many are due at once; the rest runs in
