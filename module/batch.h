@@ -183,4 +183,8 @@ bool tr_pass_expire(struct tr_core *c, u32 *budget);
 u32 tr_pass_end(struct tr_core *c);
 u32 tr_apply(struct tr_core *c, struct tr_apply *a, u32 i);
 
+/* sq.c: ops a caller that cannot allocate may apply */
+u32 tr_sq_applicable(const struct tr_core *c, const struct timerring_op *ops,
+		     const struct tr_prep_out *out, u32 n);
+
 #endif /* _TIMERRING_BATCH_H */

@@ -151,6 +151,23 @@ struct tr_cq {
 	u32 posted;		/* CQEs written since the last publish */
 };
 
+/*
+ * The submission ring as the kernel sees it (sq.c): pointers into the
+ * shared area, and private copies of everything the kernel writes there.
+ */
+struct tr_sq {
+	u32 *khead;		/* shared, written here */
+	u32 *ktail;		/* shared, written by userspace */
+	u32 *kflags;		/* shared, written here */
+	u32 *kdropped;		/* shared, written here */
+	struct timerring_op *ops;	/* shared */
+	u32 mask;		/* private copies: never read back */
+	u32 entries;
+	u32 head;
+	u32 flags;
+	u32 dropped;
+};
+
 struct tr_stats {
 	u64 armed_total;
 	u64 modified_total;
@@ -356,6 +373,17 @@ void tr_cq_layout(u32 entries, struct timerring_cq_offsets *off,
 void tr_cq_begin(struct tr_cq *cq);
 u32 tr_cq_end(struct tr_cq *cq, u32 pending_nr);
 u32 tr_cq_ready(const struct tr_cq *cq);
+void tr_cq_post_err(struct tr_cq *cq, u64 user_data, s32 res, u32 flags);
+
+/* sq.c */
+void tr_sq_layout(u32 entries, size_t base, struct timerring_sq_offsets *off,
+		  size_t *end);
+void tr_sq_init(struct tr_sq *sq, void *map, u32 entries,
+		const struct timerring_sq_offsets *off);
+u32 tr_sq_avail(const struct tr_sq *sq);
+void tr_sq_fetch(const struct tr_sq *sq, struct timerring_op *dst, u32 n);
+void tr_sq_commit(struct tr_sq *sq, u32 n, u32 bad);
+void tr_sq_set_wakeup(struct tr_sq *sq, bool need);
 
 static inline bool tr_cq_has_space(const struct tr_cq *cq)
 {

@@ -111,3 +111,15 @@ u32 tr_cq_ready(const struct tr_cq *cq)
 
 	return min(used, cq->entries);
 }
+
+/*
+ * Post the error CQE of a failed op from the SQ ring (timerring.h), in a
+ * slot the caller made sure of (tr_cq_has_space()).
+ */
+void tr_cq_post_err(struct tr_cq *cq, u64 user_data, s32 res, u32 flags)
+{
+	u32 t = tr_cq_claim(cq, 1);
+
+	cq->cqes[t & cq->mask] = (struct tr_cqe){
+		.user_data = user_data, .res = res, .flags = flags };
+}

@@ -56,6 +56,7 @@
 
 #include "compat.h"
 #include "instance.h"
+#include "sqpoll.h"
 #include "trace.h"
 
 /* The spare pages of a chunk of ops cover tr_pool_want() for all of them. */
@@ -162,6 +163,8 @@ void tr_program(struct tr_instance *inst)
 	if (inst->dead)
 		return;
 	next = tr_next_tick(&inst->core);
+	if (inst->sqp)
+		next = tr_sqpoll_next(inst, next);
 	if (next >= inst->programmed)
 		return;
 	inst->programmed = next;
@@ -210,15 +213,16 @@ bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0)
 
 /*
  * One pass of the expiry path, handling at most *@budget entries (what it
- * handled is taken off) within one lock hold (TR_HOLD_NS). Returns true if
- * work is left for another pass.
+ * handled is taken off) within one lock hold (TR_HOLD_NS), after one step
+ * of the SQ ring's consumer (sqpoll.c). Returns true if work is left for
+ * another pass.
  * While a CANCEL_ALL is between lock holds, nothing runs: every timer is
  * being cancelled, and the submitter reprograms the hrtimer when it ends.
  */
 bool tr_run(struct tr_instance *inst, u32 *budget)
 {
 	struct tr_core *c = &inst->core;
-	bool was_overflow, more;
+	bool was_overflow, more, sq_more = false;
 	u32 posted;
 	u64 t0;
 
@@ -231,8 +235,12 @@ bool tr_run(struct tr_instance *inst, u32 *budget)
 	}
 	tr_pass_begin(c, tr_clock_now(inst));
 	tr_simd_set_drain(c);
+	if (inst->sqp)
+		tr_sqpoll_pass(inst);
 	was_overflow = tr_pending_nr(c);
 	more = tr_expire_held(c, budget, t0);
+	if (inst->sqp)
+		sq_more = tr_sqpoll_more(inst);
 	posted = tr_pass_end(c);
 	if (posted) {
 		WRITE_ONCE(inst->published_tail, c->cq.tail);
@@ -240,6 +248,7 @@ bool tr_run(struct tr_instance *inst, u32 *budget)
 	}
 	if (was_overflow != !!tr_pending_nr(c))
 		trace_timerring_overflow(inst->inst_id, tr_pending_nr(c));
+	more |= sq_more;
 	if (!more)
 		tr_program(inst);
 	spin_unlock_bh(&inst->lock);
@@ -278,6 +287,7 @@ static void tr_work_fn(struct work_struct *work)
 
 	do {
 		cond_resched();
+		tr_sqpoll_work(inst);
 		budget = TR_PASS_BUDGET;
 	} while (tr_run(inst, &budget));
 }
@@ -351,6 +361,7 @@ void tr_instance_free(struct tr_instance *inst)
 		tr_table_free(inst);
 		tr_ring_free(inst);
 		kvfree(inst->buf);
+		tr_sqpoll_free(inst);
 	}
 	tr_eventfd_release(inst);
 	mutex_destroy(&inst->submit_mutex);
@@ -423,10 +434,11 @@ int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
  * what tr_ensure_chunk() allocated for @id (@fresh) if no op used it, so
  * that those ops keep no memory. A fresh table chunk has all generations
  * 0 and a fresh interval array all intervals 0, and only a successful
- * ARM or MODIFY changes them (a periodic one for the interval), under
- * submit_mutex, which the caller holds: they can be read without the
- * lock. A chunk without a used entry has no periodic timer either, so its
- * interval array (fresh too) goes with it.
+ * ARM or MODIFY changes them (a periodic one for the interval). The
+ * caller holds submit_mutex, so the chunk stays installed; the ops of the
+ * SQ ring's consumer may use it meanwhile, so it is looked at under the
+ * lock (128 entries). A chunk without a used entry has no periodic timer
+ * either, so its interval array (fresh too) goes with it.
  */
 void tr_drop_fresh(struct tr_instance *inst, u32 id, u8 fresh)
 {
@@ -437,14 +449,16 @@ void tr_drop_fresh(struct tr_instance *inst, u32 id, u8 fresh)
 	bool chunk = (fresh & TR_FRESH_CHUNK) && ent;
 	bool ival = (fresh & TR_FRESH_IVAL) && per;
 
+	spin_lock_bh(&inst->lock);
 	for (i = 0; chunk && i < TR_CHUNK_IDS; i++)
 		chunk = !ent[i].gen;
 	ival = ival || (chunk && per);
 	for (i = 0; ival && !chunk && i < TR_CHUNK_IDS; i++)
 		ival = !per[i].ival_ns;
-	if (!chunk && !ival)
+	if (!chunk && !ival) {
+		spin_unlock_bh(&inst->lock);
 		return;
-	spin_lock_bh(&inst->lock);
+	}
 	if (chunk) {
 		c->chunk[ci] = NULL;
 		c->chunks_present--;
@@ -531,7 +545,7 @@ void tr_pool_free(struct tr_instance *inst, void **pages, u32 n)
 	}
 }
 
-static int tr_check_params(struct timerring_params *p)
+static int tr_check_params(struct timerring_params *p, size_t usize)
 {
 	u32 cap_ids = min_t(u32, tr_max_timers, TIMERRING_MAX_TIMERS_MAX);
 	u32 cap_cq = rounddown_pow_of_two(tr_max_cq_entries);
@@ -575,7 +589,7 @@ static int tr_check_params(struct timerring_params *p)
 	if (p->numa_node < 0 || p->numa_node >= nr_node_ids ||
 	    !node_online(p->numa_node))
 		return -EINVAL;
-	return 0;
+	return tr_sqpoll_check(p, usize);
 }
 
 static void *kvcalloc_node_account(size_t n, size_t size, int node)
@@ -584,17 +598,18 @@ static void *kvcalloc_node_account(size_t n, size_t size, int node)
 }
 
 /* What SETUP allocates for @p, as charged to the budget. */
-static size_t tr_setup_bytes(const struct timerring_params *p, size_t cq_bytes)
+static size_t tr_setup_bytes(const struct timerring_params *p,
+			     size_t map_bytes)
 {
 	size_t dir = DIV_ROUND_UP(p->max_timers, TR_CHUNK_IDS) * sizeof(void *);
-	size_t pages = DIV_ROUND_UP(cq_bytes, PAGE_SIZE);
+	size_t pages = DIV_ROUND_UP(map_bytes, PAGE_SIZE);
 
 	return 2 * tr_alloc_bytes(dir) +
 	       tr_alloc_bytes(tr_pool_pages_max(p->max_timers) *
 			      sizeof(void *)) +
 	       tr_alloc_bytes(sizeof(struct tr_batch_buf)) +
 	       tr_alloc_bytes(pages * sizeof(struct page *)) +
-	       pages * PAGE_SIZE;
+	       pages * PAGE_SIZE + tr_sqpoll_bytes(p);
 }
 
 /*
@@ -610,14 +625,14 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 	struct tr_period **ival_dir = NULL;
 	struct tr_blk **blk_dir = NULL;
 	struct timerring_params p;
-	size_t cq_bytes, charged;
+	size_t map_bytes, charged;
 	u32 nr_chunks;
 	int ret;
 
 	ret = copy_struct_from_user(&p, sizeof(p), uarg, usize);
 	if (ret)
 		return ret;
-	ret = tr_check_params(&p);
+	ret = tr_check_params(&p, usize);
 	if (ret)
 		return ret;
 
@@ -627,8 +642,9 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 	if (inst->ready)
 		goto out_unlock;
 
-	tr_cq_layout(p.cq_entries, &p.cq_off, &cq_bytes);
-	charged = tr_setup_bytes(&p, cq_bytes);
+	tr_cq_layout(p.cq_entries, &p.cq_off, &map_bytes);
+	map_bytes = tr_sqpoll_layout(&p, map_bytes);
+	charged = tr_setup_bytes(&p, map_bytes);
 	ret = tr_charge(&inst->charge, charged);
 	if (ret)
 		goto out_unlock;
@@ -645,14 +661,16 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 					sizeof(*blk_dir), inst->node);
 	inst->buf = kvmalloc_node(sizeof(*inst->buf), TR_GFP,
 				  inst->node);
-	if (!chunk_dir || !ival_dir || !blk_dir || !inst->buf)
+	if (!chunk_dir || !ival_dir || !blk_dir || !inst->buf ||
+	    tr_sqpoll_alloc(inst, &p))
 		goto out_free;
-	ret = tr_ring_alloc(inst, cq_bytes);
+	ret = tr_ring_alloc(inst, map_bytes);
 	if (ret)
 		goto out_free;
 
 	p.features = TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
-		     TIMERRING_FEAT_EVENTFD | TIMERRING_FEAT_NODROP;
+		     TIMERRING_FEAT_EVENTFD | TIMERRING_FEAT_NODROP |
+		     TIMERRING_FEAT_SQ;
 	if (IS_ENABLED(CONFIG_TIME_NS))
 		p.features |= TIMERRING_FEAT_TIMENS;
 	p.mmap_offset = 0;
@@ -665,6 +683,7 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 		     div64_u64(tr_clock_now(inst), p.resolution_ns),
 		     chunk_dir, ival_dir, blk_dir);
 	tr_cq_init(&c->cq, inst->ring, p.cq_entries, &p.cq_off);
+	tr_sqpoll_init(inst, &p);
 	tr_hrtimer_setup(&inst->hrt, tr_hrtimer_fn, inst->clockid,
 			 HRTIMER_MODE_ABS_SOFT);
 	inst->params = p;
@@ -685,6 +704,7 @@ out_free:
 	kvfree(blk_dir);
 	kvfree(inst->buf);
 	inst->buf = NULL;
+	tr_sqpoll_free(inst);
 	tr_uncharge(&inst->charge, charged);
 out_unlock:
 	mutex_unlock(&inst->submit_mutex);

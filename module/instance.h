@@ -42,6 +42,7 @@
 #define TR_HOLD_SLICE		32
 
 struct file;
+struct tr_sqpoll;
 struct poll_table_struct;
 struct vm_area_struct;
 
@@ -96,6 +97,7 @@ struct tr_instance {
 	size_t ring_bytes;		/* mapping size (page aligned) */
 
 	struct tr_batch_buf *buf;	/* under submit_mutex */
+	struct tr_sqpoll *sqp;		/* the SQ ring, or NULL (sqpoll.c) */
 	/* on the list of set-up instances of debugfs timerring/stats */
 	struct list_head stats_link;
 

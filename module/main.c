@@ -31,6 +31,7 @@
 #include <linux/uaccess.h>
 
 #include "instance.h"
+#include "sqpoll.h"
 #include "submit.h"
 #include "trace.h"
 #include "uring_cmd.h"
@@ -103,10 +104,10 @@ static const struct {
 };
 
 static_assert(sizeof(struct timerring_version) == TIMERRING_VERSION_SIZE_VER0);
-static_assert(sizeof(struct timerring_params) == TIMERRING_PARAMS_SIZE_VER0);
+static_assert(sizeof(struct timerring_params) == TIMERRING_PARAMS_SIZE_VER1);
 static_assert(sizeof(struct timerring_submit) == TIMERRING_SUBMIT_SIZE_VER0);
 static_assert(sizeof(struct timerring_wait) == TIMERRING_WAIT_SIZE_VER0);
-static_assert(sizeof(struct timerring_stats) == TIMERRING_STATS_SIZE_VER0);
+static_assert(sizeof(struct timerring_stats) == TIMERRING_STATS_SIZE_VER1);
 
 static long tr_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
@@ -151,6 +152,10 @@ static long tr_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (!tr_ready(inst))
 			return -EINVAL;
 		return tr_ioctl_stats(inst, uarg, usize);
+	case TIMERRING_IOC_SQ_ENTER:
+		if (!tr_ready(inst))
+			return -EINVAL;
+		return tr_sq_enter(inst, false);
 	}
 	return -ENOTTY;
 }

@@ -16,6 +16,7 @@
 #include <linux/uaccess.h>
 
 #include "instance.h"
+#include "sqpoll.h"
 
 static LIST_HEAD(tr_instances);
 static DEFINE_MUTEX(tr_instances_lock);
@@ -60,6 +61,7 @@ static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
 		s->lateness_hist[i] = c->st.lateness_hist[i];
 	s->drain_impl = c->kern_last;
+	tr_sqpoll_stats(inst, s);
 	spin_unlock_bh(&inst->lock);
 	s->resolution_ns = c->res_ns;
 	s->max_timers = c->max_ids;

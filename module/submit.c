@@ -46,7 +46,6 @@
  * (res_iter: a registered buffer, or pages the caller holds), which
  * cannot fault (uring_cmd.c).
  */
-#include <linux/nospec.h>
 #include <linux/pagemap.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
@@ -60,7 +59,7 @@
 #include "trace.h"
 
 /* Offset of the caller's time namespace for this instance's clock. */
-static s64 tr_timens_offset(const struct tr_instance *inst)
+s64 tr_timens_offset(const struct tr_instance *inst)
 {
 #ifdef CONFIG_TIME_NS
 	struct time_namespace *ns = current->nsproxy->time_ns;
@@ -89,7 +88,7 @@ struct tr_submit_state {
  * the expiry path off the wheel, so that the op takes effect at one
  * instant: no timer it cancels fires meanwhile. Called and returns locked.
  */
-static int tr_cancel_all_locked(struct tr_instance *inst, u64 t0)
+int tr_cancel_all_locked(struct tr_instance *inst, u64 t0)
 {
 	struct tr_core *c = &inst->core;
 	u32 n = 0, held = 0, budget = TR_HOLD_SLICE;
@@ -257,14 +256,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 		struct timerring_op *op = &b->ops[i];
 		int ret;
 
-		/*
-		 * The verdicts checked id and opcode, but the apply loop
-		 * indexes with them (and prefetches ops ahead) behind
-		 * branches that may be mispredicted: clamp every op's, failed
-		 * or not, so that nothing dereferences a raw user value.
-		 */
-		op->id = array_index_nospec(op->id, c->max_ids);
-		op->opcode = array_index_nospec(op->opcode, TIMERRING_OP_LAST);
+		tr_op_clamp(c, op);
 		if (b->out.verdict[i] || op->opcode == TIMERRING_OP_CANCEL)
 			continue;
 		if (op->opcode == TIMERRING_OP_CANCEL_ALL) {

@@ -6,8 +6,11 @@
 #ifndef _TIMERRING_SUBMIT_H
 #define _TIMERRING_SUBMIT_H
 
+#include <linux/nospec.h>
 #include <linux/types.h>
 #include <linux/uio.h>
+
+#include "core.h"
 
 struct tr_instance;
 struct timerring_op;
@@ -46,6 +49,27 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io);
  * past done are left as they were); 0 or -EFAULT. May sleep.
  */
 int tr_probe_writable(void __user *p, size_t len);
+
+/*
+ * The verdicts of a prepared op checked its id and opcode, but the apply
+ * loop indexes with them (and prefetches ops ahead) behind branches that
+ * may be mispredicted: every op's, failed or not, is clamped, so that
+ * nothing dereferences a raw user value.
+ */
+static inline void tr_op_clamp(const struct tr_core *c, struct timerring_op *op)
+{
+	op->id = array_index_nospec(op->id, c->max_ids);
+	op->opcode = array_index_nospec(op->opcode, TIMERRING_OP_LAST);
+}
+
+/*
+ * CANCEL_ALL within a lock hold that began at @t0 (local_clock()), which
+ * it may end and retake; called and returns locked. Its result.
+ */
+int tr_cancel_all_locked(struct tr_instance *inst, u64 t0);
+
+/* Offset of the caller's time namespace for the instance's clock. */
+s64 tr_timens_offset(const struct tr_instance *inst);
 
 long tr_ioctl_submit(struct tr_instance *inst, void __user *uarg,
 		     size_t usize);

@@ -177,6 +177,25 @@ TRACE_EVENT(timerring_overflow,
 		  __entry->pending ? "entered" : "cleared", __entry->pending)
 );
 
+TRACE_EVENT(timerring_sq,
+	TP_PROTO(u32 inst, u32 applied, u32 failed, u32 left),
+	TP_ARGS(inst, applied, failed, left),
+	TP_STRUCT__entry(
+		__field(u32, inst)
+		__field(u32, applied)
+		__field(u32, failed)
+		__field(u32, left)
+	),
+	TP_fast_assign(
+		__entry->inst = inst;
+		__entry->applied = applied;
+		__entry->failed = failed;
+		__entry->left = left;
+	),
+	TP_printk("inst=%u applied=%u failed=%u left=%u", __entry->inst,
+		  __entry->applied, __entry->failed, __entry->left)
+);
+
 TRACE_EVENT(timerring_wakeup,
 	TP_PROTO(u32 inst, u32 posted),
 	TP_ARGS(inst, posted),

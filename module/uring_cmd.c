@@ -46,6 +46,7 @@
 
 #include "compat.h"
 #include "instance.h"
+#include "sqpoll.h"
 #include "submit.h"
 #include "uring_cmd.h"
 
@@ -245,22 +246,49 @@ static int tr_ucmd_submit(struct io_uring_cmd *ioucmd,
 	return io.done;
 }
 
+/*
+ * The SQ ring's doorbell: its command area must be zero. Read once, on
+ * the first issue; a retry from io-wq has nothing more to read.
+ */
+static int tr_ucmd_sq_enter(struct io_uring_cmd *ioucmd,
+			    unsigned int issue_flags)
+{
+	struct tr_instance *inst = ioucmd->file->private_data;
+	const u64 *area = tr_uring_cmd_area(ioucmd);
+	size_t len = issue_flags & IO_URING_F_SQE128 ? TR_UCMD_AREA128 :
+		     TR_UCMD_AREA;
+	unsigned int i;
+
+	if (!(ioucmd->flags & TR_UCMD_F_SAVED))
+		for (i = 0; i < len / 8; i++)
+			if (READ_ONCE(area[i]))
+				return -EINVAL;
+	return tr_sq_enter(inst, issue_flags & IO_URING_F_NONBLOCK);
+}
+
 int tr_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	struct tr_instance *inst = ioucmd->file->private_data;
-	struct timerring_uring_cmd c;
+	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
+	struct timerring_uring_cmd c = { };
 	u32 failed = 0;
 	int ret;
 
-	if (ioucmd->cmd_op != TIMERRING_URING_CMD_SUBMIT)
+	switch (ioucmd->cmd_op) {
+	case TIMERRING_URING_CMD_SUBMIT:
+		ret = tr_ready(inst) ? tr_ucmd_get(ioucmd, issue_flags, &c) :
+		      -EINVAL;
+		if (!ret)
+			ret = tr_ucmd_submit(ioucmd, &c, nonblock, &failed);
+		break;
+	case TIMERRING_URING_CMD_SQ_ENTER:
+		ret = tr_ready(inst) ? tr_ucmd_sq_enter(ioucmd, issue_flags) :
+		      -EINVAL;
+		break;
+	default:
 		ret = -ENOTTY;
-	else if (!tr_ready(inst))
-		ret = -EINVAL;
-	else
-		ret = tr_ucmd_get(ioucmd, issue_flags, &c);
-	if (!ret)
-		ret = tr_ucmd_submit(ioucmd, &c,
-				     issue_flags & IO_URING_F_NONBLOCK, &failed);
+		break;
+	}
 	if (ret == -EAGAIN) {
 		tr_ucmd_save(ioucmd, &c);
 		return ret;

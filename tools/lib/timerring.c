@@ -36,6 +36,11 @@ static int tr_map(struct timerring *tr)
 	    o->cqes + (__u64)tr->params.cq_entries *
 		sizeof(struct io_uring_cqe) > tr->params.mmap_size)
 		return -EPROTO;
+	if ((tr->params.flags & TIMERRING_SETUP_SQ) &&
+	    (!tr->params.sq_entries ||
+	     tr->params.sq_off.ops + (__u64)tr->params.sq_entries *
+		sizeof(struct timerring_op) > tr->params.mmap_size))
+		return -EPROTO;
 
 	ptr = mmap(NULL, tr->params.mmap_size, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_POPULATE, tr->fd,
@@ -57,6 +62,18 @@ static int tr_map(struct timerring *tr)
 	/* Never trust the shared copies: userspace may scribble on them. */
 	tr->cq.ring_entries = tr->params.cq_entries;
 	tr->cq.ring_mask = tr->params.cq_entries - 1;
+	if (tr->params.flags & TIMERRING_SETUP_SQ) {
+		const struct timerring_sq_offsets *s = &tr->params.sq_off;
+
+		tr->sq.khead = tr_ptr(ptr, s->head);
+		tr->sq.ktail = tr_ptr(ptr, s->tail);
+		tr->sq.kflags = tr_ptr(ptr, s->flags);
+		tr->sq.kdropped = tr_ptr(ptr, s->dropped);
+		tr->sq.ops = tr_ptr(ptr, s->ops);
+		tr->sq.ring_entries = tr->params.sq_entries;
+		tr->sq.ring_mask = tr->params.sq_entries - 1;
+		tr->sq.tail = *tr->sq.ktail;
+	}
 	return 0;
 }
 
@@ -115,6 +132,18 @@ void timerring_close(struct timerring *tr)
 		close(tr->fd);
 	memset(tr, 0, sizeof(*tr));
 	tr->fd = -1;
+}
+
+int timerring_sq_enter(struct timerring *tr)
+{
+	return tr_ioctl(tr->fd, TIMERRING_IOC_SQ_ENTER, NULL);
+}
+
+int timerring_sq_submit(struct timerring *tr)
+{
+	if (!timerring_sq_flush(tr) || !timerring_sq_needs_enter(tr))
+		return 0;
+	return timerring_sq_enter(tr);
 }
 
 int timerring_submit(struct timerring *tr, const struct timerring_op *ops,

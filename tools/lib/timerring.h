@@ -70,12 +70,29 @@ struct timerring_cq {
 	unsigned int ring_entries;	/* private copy taken at setup */
 };
 
+/*
+ * The submission ring (TIMERRING_SETUP_SQ), as liburing's struct
+ * io_uring_sq: ops are written at the local tail, and published by
+ * timerring_sq_flush() or timerring_sq_submit().
+ */
+struct timerring_sq {
+	unsigned int *khead;		/* consumer index, written by kernel */
+	unsigned int *ktail;		/* producer index, written by us */
+	unsigned int *kflags;		/* TIMERRING_SQ_NEED_WAKEUP */
+	unsigned int *kdropped;		/* malformed ops consumed */
+	struct timerring_op *ops;
+	unsigned int ring_mask;		/* private copies taken at setup */
+	unsigned int ring_entries;
+	unsigned int tail;		/* local tail: ops written so far */
+};
+
 struct timerring {
 	int fd;
 	struct timerring_params params;	/* as returned by SETUP */
 	void *ring_ptr;			/* the mapping */
 	size_t ring_sz;			/* its length (params.mmap_size) */
 	struct timerring_cq cq;
+	struct timerring_sq sq;		/* zero without TIMERRING_SETUP_SQ */
 };
 
 /* max_timers used by timerring_open() when no params are given. */
@@ -290,6 +307,61 @@ static inline void timerring_cq_eventfd_toggle(struct timerring *tr,
 	else
 		f |= TIMERRING_CQ_F_EVENTFD_DISABLED;
 	__atomic_store_n(tr->cq.uflags, f, __ATOMIC_RELAXED);
+}
+
+/* Submission ring, as in liburing (TIMERRING_SETUP_SQ). */
+
+/* Ops the SQ ring has room for now. */
+static inline unsigned int timerring_sq_space_left(const struct timerring *tr)
+{
+	return tr->sq.ring_entries -
+	       (tr->sq.tail - timerring_load_acquire(tr->sq.khead));
+}
+
+/*
+ * The next free op slot of the SQ ring, or NULL if it is full. The op is
+ * not published until timerring_sq_flush() or timerring_sq_submit().
+ */
+static inline struct timerring_op *timerring_get_op(struct timerring *tr)
+{
+	if (!tr->sq.ops || !timerring_sq_space_left(tr))
+		return NULL;
+	return &tr->sq.ops[tr->sq.tail++ & tr->sq.ring_mask];
+}
+
+/* Publish the ops written; returns how many are waiting in the ring. */
+static inline unsigned int timerring_sq_flush(struct timerring *tr)
+{
+	timerring_store_release(tr->sq.ktail, tr->sq.tail);
+	return tr->sq.tail - timerring_load_acquire(tr->sq.khead);
+}
+
+/*
+ * After timerring_sq_flush(): whether the kernel stopped polling the ring
+ * (TIMERRING_SQ_NEED_WAKEUP), so that a doorbell is needed. The full
+ * barrier orders the tail store before the flag load (timerring.h).
+ */
+static inline bool timerring_sq_needs_enter(const struct timerring *tr)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(tr->sq.kflags, __ATOMIC_RELAXED) &
+	       TIMERRING_SQ_NEED_WAKEUP;
+}
+
+/* The doorbell: returns the ops the kernel consumed, or -errno. */
+int timerring_sq_enter(struct timerring *tr);
+
+/*
+ * Publish the ops written, and ring the doorbell only if the kernel is
+ * not polling. Returns the ops consumed by the doorbell (0 if none was
+ * needed), or -errno.
+ */
+int timerring_sq_submit(struct timerring *tr);
+
+/* An error CQE of an op from the SQ ring (res is -errno). */
+static inline bool timerring_cqe_is_sq_err(const struct io_uring_cqe *cqe)
+{
+	return cqe->flags & TIMERRING_CQE_F_SQ_ERR;
 }
 
 /* CQE decoders. */

@@ -76,7 +76,13 @@
 /* Setup flags (timerring_params.flags). */
 /* Clamp cq_entries / max_timers to the limits instead of failing. */
 #define TIMERRING_SETUP_CLAMP		_BITUL(0)
-#define TIMERRING_SETUP_ALL		(TIMERRING_SETUP_CLAMP)
+/*
+ * Add a submission ring to the mapping (see "The submission ring" below);
+ * needs a timerring_params of at least TIMERRING_PARAMS_SIZE_VER1 bytes.
+ */
+#define TIMERRING_SETUP_SQ		_BITUL(1)
+#define TIMERRING_SETUP_ALL		(TIMERRING_SETUP_CLAMP | \
+					 TIMERRING_SETUP_SQ)
 
 /* numa_node value meaning "the node of the CPU calling SETUP". */
 #define TIMERRING_NODE_CURRENT		(-1)
@@ -95,6 +101,13 @@
 #define TIMERRING_RES_NS_DEFAULT	1000000ULL
 #define TIMERRING_RES_NS_MAX		1000000000ULL
 #define TIMERRING_BATCH_MAX		65536U
+/* sq_entries: rounded up to a power of two like cq_entries. */
+#define TIMERRING_SQ_ENTRIES_MIN	64U
+#define TIMERRING_SQ_ENTRIES_MAX	0x10000U	/* 2^16 */
+#define TIMERRING_SQ_IDLE_MS_DEFAULT	1000U
+#define TIMERRING_SQ_IDLE_MS_MAX	60000U
+/* The SQ poll period is max(resolution_ns, this). */
+#define TIMERRING_SQ_POLL_NS_MIN	100000ULL
 
 /* Feature bits reported in timerring_params.features. */
 #define TIMERRING_FEAT_PERIODIC		_BITUL(0)
@@ -102,6 +115,7 @@
 #define TIMERRING_FEAT_TIMENS		_BITUL(2)
 #define TIMERRING_FEAT_EVENTFD		_BITUL(3)
 #define TIMERRING_FEAT_NODROP		_BITUL(4)
+#define TIMERRING_FEAT_SQ		_BITUL(5)
 
 /*
  * Offsets of the completion ring fields inside the mapping. The first nine
@@ -133,9 +147,32 @@ struct timerring_cq_offsets {
 #define TIMERRING_CQ_F_EVENTFD_DISABLED	_BITUL(0)
 
 /*
+ * Offsets of the submission ring fields inside the mapping (with
+ * TIMERRING_SETUP_SQ; all zero without). The layout is that of struct
+ * io_sqring_offsets, with ops where io_uring has its index array: the ops
+ * are in the ring itself, as with IORING_SETUP_NO_SQARRAY.
+ */
+struct timerring_sq_offsets {
+	__u32 head;		/* __u32, written by the kernel (release) */
+	__u32 tail;		/* __u32, written by userspace (release) */
+	__u32 ring_mask;	/* __u32, ring_entries - 1 */
+	__u32 ring_entries;	/* __u32, a power of two */
+	__u32 flags;		/* __u32, written by the kernel: SQ_NEED_WAKEUP */
+	__u32 dropped;		/* __u32, malformed ops consumed (see below) */
+	__u32 ops;		/* struct timerring_op[ring_entries] */
+	__u32 resv1;
+	__u64 user_addr;	/* always 0: the kernel allocates the ring */
+};
+
+/* Kernel-written SQ ring flags (at sq_off.flags). */
+#define TIMERRING_SQ_NEED_WAKEUP	_BITUL(0)
+
+/*
  * TIMERRING_IOC_SETUP argument. SETUP is done once per open file; on
  * success every out field is written. Errors: EINVAL (a field out of range
- * or a reserved field set, an unknown flag or clockid, an offline node),
+ * or a reserved field set, an unknown flag or clockid, an offline node,
+ * TIMERRING_SETUP_SQ with a struct smaller than TIMERRING_PARAMS_SIZE_VER1,
+ * sq_entries or sq_idle_ms set without it),
  * EBUSY (already set up), ENOSPC (over the uid's memory budget), ENOMEM,
  * EFAULT (the struct cannot be read or written back: then the instance is
  * left not set up, and SETUP may be retried), EINTR (a fatal signal while
@@ -154,9 +191,14 @@ struct timerring_params {
 	__u64 mmap_size;	/* out: length to pass to mmap() */
 	struct timerring_cq_offsets cq_off;	/* out */
 	__u64 resv[4];		/* must be zero */
+	/* VER1: the submission ring, with TIMERRING_SETUP_SQ (else 0) */
+	__u32 sq_entries;	/* in: 0 = cq_entries; out: actual */
+	__u32 sq_idle_ms;	/* in: 0 = default; out: actual */
+	struct timerring_sq_offsets sq_off;	/* out */
 };
 
 #define TIMERRING_PARAMS_SIZE_VER0	136
+#define TIMERRING_PARAMS_SIZE_VER1	184
 
 /*
  * Opcodes (timerring_op.opcode). Every op can also fail with EINVAL (an
@@ -296,7 +338,7 @@ struct timerring_submit {
  * IORING_URING_CMD_FIXED, the batch is not inside the registered buffer
  * or buf_index is not registered), EINTR (a fatal signal while waiting for
  * another submitter), ENOTTY (a cmd_op other than
- * TIMERRING_URING_CMD_SUBMIT). A fault part way, or a fatal signal, ends
+ * TIMERRING_URING_CMD_SUBMIT and TIMERRING_URING_CMD_SQ_ENTER). A fault part way, or a fatal signal, ends
  * the batch between chunks as for SUBMIT, with res = ops processed.
  * res = -EFAULT after ops were applied happens only if another thread
  * unmaps or write-protects the results during the call. In a ring set
@@ -342,6 +384,84 @@ struct timerring_uring_cmd {
 					 TIMERRING_URING_RESULTS)
 
 /*
+ * The submission ring (TIMERRING_SETUP_SQ). SETUP then adds an SQ ring of
+ * sq_entries ops to the mapping, after the CQ ring, at the offsets in
+ * sq_off, and reports TIMERRING_FEAT_SQ; mmap_size covers both rings.
+ * sq_entries 0 means cq_entries; it is rounded up to a power of two, and
+ * below TIMERRING_SQ_ENTRIES_MIN or above TIMERRING_SQ_ENTRIES_MAX fails
+ * with EINVAL (or is clamped, with TIMERRING_SETUP_CLAMP). sq_idle_ms 0
+ * means TIMERRING_SQ_IDLE_MS_DEFAULT; above TIMERRING_SQ_IDLE_MS_MAX,
+ * EINVAL. The ring costs 32 bytes an entry, charged like the CQ ring.
+ *
+ * Producing is as in io_uring's SQ ring: write a struct timerring_op at
+ * ops[tail & ring_mask] for each op, then store the new tail with
+ * store-release. The kernel consumes ops in ring order and then stores
+ * head past them with store-release; a slot may be rewritten once head
+ * has passed it. The ring is untrusted input: the kernel reads each op
+ * once, into its own memory, before it checks it; it keeps its own head,
+ * mask and size and never reads them back; a tail more than ring_entries
+ * ahead of its head counts as exactly ring_entries ops (whatever they
+ * hold). A scribbled ring can only fail its own ops.
+ *
+ * Who consumes it:
+ *  - the doorbell: TIMERRING_IOC_SQ_ENTER, or IORING_OP_URING_CMD with
+ *    cmd_op TIMERRING_URING_CMD_SQ_ENTER (its sqe->cmd must be zero, else
+ *    EINVAL). It consumes every op published, and returns how many it
+ *    consumed (the ioctl's return value, the CQE's res). Errors: EINVAL
+ *    (the instance not set up, or set up without an SQ ring), EINTR (a
+ *    fatal signal while another call of the instance holds it; then
+ *    nothing was consumed). From io_uring's inline issue
+ *    (IO_URING_F_NONBLOCK) it never sleeps: the ops it cannot apply
+ *    there (below) are left to the work item and not counted in res.
+ *  - every expiry pass of the instance (the hrtimer's soft-IRQ, or the
+ *    work item it continues in), which consumes the ops published before
+ *    it expires anything.
+ * So a stack whose timers keep falling due arms, re-arms and cancels
+ * without a syscall. After an op is consumed, passes keep coming at least
+ * once every poll period, max(resolution_ns, TIMERRING_SQ_POLL_NS_MIN),
+ * due timers or not, for sq_idle_ms. Then the kernel sets
+ * TIMERRING_SQ_NEED_WAKEUP in the SQ ring's flags and stops polling: ops
+ * published while it is set wait for the next due timer, or for a
+ * doorbell. Consuming an op clears it. The handshake is that of
+ * io_uring's SQPOLL: publish tail, a full barrier, read flags, and ring
+ * the doorbell if NEED_WAKEUP is set (as liburing's sq_ring_needs_enter()
+ * does); the kernel sets the flag, has a full barrier, then reads tail
+ * once more and clears the flag again if ops came. While it is clear, an
+ * op published is consumed within one poll period, plus the timer and
+ * scheduling latency of the system.
+ *
+ * Ops from the ring are applied one by one exactly as by SUBMIT, except:
+ *  - a relative expiry is relative to the instance clock as read by the
+ *    pass or doorbell that applies the op, so never before the op was
+ *    published, and up to a poll period later than that. For an exact
+ *    time use TIMERRING_OPF_ABS, which is on the instance clock as seen
+ *    from the time namespace of the task that called SETUP;
+ *  - an op that succeeds posts nothing: ARM's generation is not
+ *    returned (put a sequence number of your own in user_data to tell a
+ *    stale expiration);
+ *  - an op that fails posts an error CQE (below); one that is malformed
+ *    (EINVAL or ERANGE) is also counted in the SQ ring's dropped;
+ *  - an op is consumed only when the CQ ring has a free slot for its
+ *    error CQE, so a full CQ ring holds the SQ ring back (head does not
+ *    move): consume CQEs, and the next pass or doorbell goes on;
+ *  - an op that cannot be applied in soft-IRQ, a CANCEL_ALL or one that
+ *    needs memory (a table chunk, an interval array or a wheel page: see
+ *    "Memory budget"), stops a pass there; the instance's work item
+ *    (process context) applies it and goes on at once. Its memory is
+ *    charged to the opener's budget and to the memory cgroup of the task
+ *    that called SETUP (for a doorbell that applies it, its caller's).
+ *
+ * Error CQE of an op from the SQ ring:
+ *	user_data	the op's user_data
+ *	res		-errno, as SUBMIT's result for that op
+ *	flags		TIMERRING_CQE_F_SQ_ERR | opcode << 8 |
+ *			(the op's ring index, the head it was read at,
+ *			mod 2^16) << 16
+ * Error CQEs are ordered among themselves as their ops, and go into the
+ * CQ ring with the expirations of the pass that applied them.
+ */
+
+/*
  * Expiration CQE (struct io_uring_cqe):
  *	user_data	timerring_op.user_data of the arm that fired
  *	res		the timer id (ids are < 2^30, so res >= 0)
@@ -357,6 +477,8 @@ struct timerring_uring_cmd {
  */
 #define TIMERRING_CQE_F_MORE		_BITUL(1)	/* = IORING_CQE_F_MORE */
 #define TIMERRING_CQE_F_PERIODIC	_BITUL(4)
+#define TIMERRING_CQE_F_SQ_ERR		_BITUL(5)	/* see the SQ ring */
+#define TIMERRING_CQE_OPCODE_SHIFT	8		/* of an error CQE */
 #define TIMERRING_CQE_OVERRUN_SHIFT	8
 #define TIMERRING_CQE_OVERRUN_MASK	0xffU
 #define TIMERRING_CQE_GEN_SHIFT		16
@@ -423,9 +545,15 @@ struct timerring_stats {
 	__u32 impl;		/* TIMERRING_IMPL_* used by the last batch */
 	__u32 drain_impl;	/* TIMERRING_IMPL_* of the last expiry step */
 	__u64 lateness_hist[TIMERRING_LATENCY_BUCKETS];
+	/* VER1: the SQ ring (0 without one) */
+	__u64 sq_ops_total;	/* ops consumed from the SQ ring */
+	__u64 sq_failed_total;	/* of them, failed (an error CQE each) */
+	__u64 sq_enter_total;	/* doorbells */
+	__u64 sq_pass_total;	/* passes (not doorbells) that consumed ops */
 };
 
 #define TIMERRING_STATS_SIZE_VER0	320
+#define TIMERRING_STATS_SIZE_VER1	352
 
 #define TIMERRING_IOC_MAGIC	0xB7
 #define TIMERRING_IOC_VERSION	_IOR(TIMERRING_IOC_MAGIC, 0, struct timerring_version)
@@ -441,9 +569,13 @@ struct timerring_stats {
  */
 #define TIMERRING_IOC_EVENTFD	_IOW(TIMERRING_IOC_MAGIC, 4, __s32)
 #define TIMERRING_IOC_STATS	_IOR(TIMERRING_IOC_MAGIC, 5, struct timerring_stats)
+/* The SQ ring's doorbell: no argument; returns the ops consumed. */
+#define TIMERRING_IOC_SQ_ENTER	_IO(TIMERRING_IOC_MAGIC, 6)
 
 /* sqe->cmd_op of IORING_OP_URING_CMD (see struct timerring_uring_cmd). */
 #define TIMERRING_URING_CMD_SUBMIT	_IOWR(TIMERRING_IOC_MAGIC, 0x80, struct timerring_uring_cmd)
+/* sqe->cmd_op of the SQ ring's doorbell (see the submission ring). */
+#define TIMERRING_URING_CMD_SQ_ENTER	_IO(TIMERRING_IOC_MAGIC, 0x81)
 
 /*
  * Other ioctl numbers give ENOTTY. open() fails with ENOSPC when the uid's
