@@ -153,6 +153,9 @@ static long tr_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			return -EINVAL;
 		return tr_ioctl_stats(inst, uarg, usize);
 	case TIMERRING_IOC_SQ_ENTER:
+		/* it has no argument: no other size */
+		if (cmd != TIMERRING_IOC_SQ_ENTER)
+			return -ENOTTY;
 		if (!tr_ready(inst))
 			return -EINVAL;
 		return tr_sq_enter(inst, false);

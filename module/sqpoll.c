@@ -91,7 +91,8 @@ size_t tr_sqpoll_bytes(const struct timerring_params *p)
 	if (!(p->flags & TIMERRING_SETUP_SQ))
 		return 0;
 	return tr_alloc_bytes(sizeof(struct tr_sqpoll)) +
-	       tr_alloc_bytes(sizeof(struct tr_batch_buf));
+	       tr_alloc_bytes(sizeof(struct tr_batch_buf)) +
+	       tr_alloc_bytes(TR_BATCH_CHUNK * sizeof(struct timerring_op));
 }
 
 int tr_sqpoll_alloc(struct tr_instance *inst, const struct timerring_params *p)
@@ -104,7 +105,11 @@ int tr_sqpoll_alloc(struct tr_instance *inst, const struct timerring_params *p)
 	if (!sp)
 		return -ENOMEM;
 	sp->buf = kvmalloc_node(sizeof(*sp->buf), TR_GFP, inst->node);
-	if (!sp->buf) {
+	sp->raw = kvmalloc_node(TR_BATCH_CHUNK * sizeof(*sp->raw), TR_GFP,
+				inst->node);
+	if (!sp->buf || !sp->raw) {
+		kvfree(sp->buf);
+		kvfree(sp->raw);
 		kfree(sp);
 		return -ENOMEM;
 	}
@@ -137,6 +142,7 @@ void tr_sqpoll_free(struct tr_instance *inst)
 	if (!sp)
 		return;
 	mem_cgroup_put(sp->memcg);
+	kvfree(sp->raw);
 	kvfree(sp->buf);
 	kfree(sp);
 	inst->sqp = NULL;
@@ -153,9 +159,9 @@ static void tr_sq_post_err(struct tr_core *c, const struct timerring_op *op,
 }
 
 /*
- * The buffer's first @k ops, applied with their results in buf->res:
- * post the error CQEs, move the ring's head past them, and shift the ops
- * left over to the front of the buffer.
+ * The first @k ops fetched, applied with their results in buf->res: post
+ * the error CQEs (with the op as read: its opcode unclamped), move the
+ * ring's head past them, and shift the ops left over to the front.
  */
 static void tr_sq_retire(struct tr_instance *inst, u32 k, u32 failed)
 {
@@ -167,18 +173,21 @@ static void tr_sq_retire(struct tr_instance *inst, u32 k, u32 failed)
 	for (i = 0; failed && i < k; i++) {
 		if (b->res[i] >= 0)
 			continue;
-		tr_sq_post_err(c, &b->ops[i], b->res[i], sp->ring.head + i);
+		tr_sq_post_err(c, &sp->raw[i], b->res[i], sp->ring.head + i);
 		bad += b->res[i] == -EINVAL || b->res[i] == -ERANGE;
 	}
 	tr_sq_commit(&sp->ring, k, bad);
 	sp->n -= k;
-	memmove(b->ops, b->ops + k, sp->n * sizeof(b->ops[0]));
+	memmove(sp->raw, sp->raw + k, sp->n * sizeof(sp->raw[0]));
 	sp->ops_total += k;
 	sp->failed_total += failed;
 	trace_timerring_sq(inst->inst_id, k, failed, sp->n);
 }
 
-/* Prepare the buffer's first @n ops at instance clock @now. */
+/*
+ * Prepare a copy of the first @n ops fetched at instance clock @now: the
+ * copy in buf is clamped for the apply loop, the ops as read stay.
+ */
 static void tr_sq_prep(struct tr_instance *inst, struct tr_prep *prep, u32 n,
 		       u64 now)
 {
@@ -187,6 +196,7 @@ static void tr_sq_prep(struct tr_instance *inst, struct tr_prep *prep, u32 n,
 	struct tr_core *c = &inst->core;
 	u32 i;
 
+	memcpy(b->ops, sp->raw, n * sizeof(b->ops[0]));
 	*prep = (struct tr_prep){
 		.now_ns = now,
 		.ns_off = sp->ns_off,
@@ -219,7 +229,7 @@ static u32 tr_sq_step(struct tr_instance *inst)
 			 (u32)TR_BATCH_CHUNK);
 		if (!n)
 			return 0;
-		tr_sq_fetch(&sp->ring, b->ops, n);
+		tr_sq_fetch(&sp->ring, sp->raw, n);
 		sp->n = n;
 	}
 	n = min(sp->n, c->cq.space);
@@ -234,7 +244,7 @@ static u32 tr_sq_step(struct tr_instance *inst)
 	a.n = k;
 	tr_apply(c, &a, 0);
 	tr_sq_retire(inst, k, a.failed);
-	sp->blocked = k < n;
+	WRITE_ONCE(sp->blocked, k < n);
 	return k;
 }
 
@@ -259,6 +269,7 @@ static void tr_sq_idle(struct tr_instance *inst, u32 applied)
 	if (sp->ring.flags || now < sp->poll_until)
 		return;
 	tr_sq_set_wakeup(&sp->ring, true);
+	/* the flag before tail: pairs with the producer's tail, then flags */
 	smp_mb();
 	if (tr_sq_avail(&sp->ring)) {
 		tr_sq_set_wakeup(&sp->ring, false);
@@ -312,7 +323,7 @@ static int tr_sq_unblock(struct tr_instance *inst)
 	struct tr_sqpoll *sp = inst->sqp;
 	struct tr_batch_buf *b = sp->buf;
 	struct tr_core *c = &inst->core;
-	struct timerring_op *op = &b->ops[0];
+	const struct timerring_op *op = &b->ops[0];
 	void *spare[TR_POOL_SPARE_MAX];
 	struct tr_apply a = { };
 	struct tr_prep prep;
@@ -362,7 +373,7 @@ static int tr_sq_unblock(struct tr_instance *inst)
 			a.failed = 1;
 		}
 		tr_sq_retire(inst, 1, a.failed);
-		sp->blocked = false;
+		WRITE_ONCE(sp->blocked, false);
 		tr_sq_idle(inst, 1);
 	}
 	nfree = tr_pool_settle(inst, ok && b->res[0] >= 0, spare);
@@ -404,10 +415,11 @@ void tr_sqpoll_work(struct tr_instance *inst)
 
 /*
  * The doorbell: apply the ops published, at most one ring's worth, one
- * step per lock hold. @nonblock (io_uring's inline issue) never sleeps,
- * and leaves an op that needs process context to the work item. Returns
- * the number of ops applied, or -EINVAL, -EINTR, -EAGAIN (@nonblock, the
- * submit lock taken: retry blocking).
+ * step per lock hold; a polling pass may apply some of them meanwhile.
+ * @nonblock (io_uring's inline issue) never sleeps, and leaves an op that
+ * needs process context to the work item. Returns the number of ops it
+ * applied, or -EINVAL, -EINTR, -EAGAIN (@nonblock, with the submit lock
+ * taken or with nothing applied before such an op: retry blocking).
  */
 int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 {
@@ -448,6 +460,11 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 
 		total += k;
 		if (blocked && nonblock) {
+			/* io-wq retries it blocking, if it got nowhere */
+			if (!total) {
+				mutex_unlock(&inst->submit_mutex);
+				return -EAGAIN;
+			}
 			queue_work_node(inst->node, system_unbound_wq,
 					&inst->work);
 			break;

@@ -18,16 +18,17 @@ struct timerring_stats;
 
 /*
  * An instance's SQ ring and its consumer. All of it is under the instance
- * lock; buf->ops[0..n) were fetched from the ring and not applied yet
- * (the ring's head is before them). While blocked, buf->ops[0] is an op
- * only process context can apply, and only the holder of submit_mutex
- * touches buf.
+ * lock; raw[0..n) are ops fetched from the ring, as read, and not applied
+ * yet (the ring's head is before them). Each step prepares a copy of them
+ * in buf. While blocked, raw[0] is an op only process context can apply,
+ * and only the holder of submit_mutex touches raw and buf.
  */
 struct tr_sqpoll {
 	struct tr_sq ring;
 	struct tr_batch_buf *buf;
+	struct timerring_op *raw;	/* [TR_BATCH_CHUNK] */
 	u32 n;
-	bool blocked;
+	bool blocked;		/* WRITE_ONCE(): the work item peeks at it */
 	u64 poll_until;		/* instance clock: poll until then */
 	u64 poll_ns;		/* the poll period */
 	u64 poll_ticks;		/* the same, in ticks */

@@ -22,6 +22,7 @@ static const char *const events[] = {
 	"timerring_setup", "timerring_teardown", "timerring_submit",
 	"timerring_op", "timerring_expire", "timerring_cascade",
 	"timerring_overflow", "timerring_wakeup", "timerring_impl_select",
+	"timerring_sq",
 };
 
 /* Fields of the events (as in their format files). */
@@ -35,6 +36,7 @@ static const char *const event_fields[][8] = {
 	{ "inst", "pending" },
 	{ "inst", "posted" },
 	{ "phase", "impl", "forced", "break_even", "scalar_ps", "simd_ps" },
+	{ "inst", "applied", "failed", "left" },
 };
 
 /* The tracefs mount point with the timerring events, or NULL. */

@@ -584,6 +584,94 @@ static void test_cq_head(void)
 	fx_free(f);
 }
 
+/*
+ * The SQ ring reader: a tail ahead by more than the ring, or behind,
+ * counts as a full ring; fetch wraps; the kernel's head, mask and size
+ * are its own; which prepared ops need no allocation.
+ */
+static void test_sq(void)
+{
+	struct timerring_sq_offsets off;
+	struct timerring_op ops[8], got[8];
+	struct tr_prep_out *out = calloc(1, sizeof(*out));
+	struct fx *f = fx_new_bare(1024, 1000, 0, 8);
+	struct tr_sq sq;
+	size_t end;
+	u8 *map;
+	u32 i;
+
+	tr_sq_layout(8, 4352, &off, &end);
+	T_ASSERT(off.head == 4352 && off.tail == 4352 + 64 &&
+		 off.ops == 4352 + 256 && end == 4352 + 256 + 8 * 32 &&
+		 off.flags == 4352 + 136 && off.dropped == 4352 + 140,
+		 "layout");
+	map = calloc(1, end);
+	tr_sq_init(&sq, map, 8, &off);
+	T_ASSERT(*(u32 *)(map + off.ring_mask) == 7 &&
+		 *(u32 *)(map + off.ring_entries) == 8, "mask, entries");
+	T_ASSERT(tr_sq_avail(&sq) == 0, "empty");
+	*sq.ktail = 5;
+	T_ASSERT(tr_sq_avail(&sq) == 5, "avail %u", tr_sq_avail(&sq));
+	*sq.ktail = 9;
+	T_ASSERT(tr_sq_avail(&sq) == 8, "ahead: %u", tr_sq_avail(&sq));
+	*sq.ktail = (u32)-1;
+	T_ASSERT(tr_sq_avail(&sq) == 8, "behind: %u", tr_sq_avail(&sq));
+
+	/* fetch across the end of the ring; the shared head is ignored */
+	for (i = 0; i < 8; i++)
+		sq.ops[i].id = i;
+	*(u32 *)(map + off.ring_mask) = 0;
+	*sq.khead = 1000;
+	tr_sq_commit(&sq, 6, 0);
+	T_ASSERT(*sq.khead == 6 && sq.head == 6, "head %u", *sq.khead);
+	*sq.ktail = 10;
+	T_ASSERT(tr_sq_avail(&sq) == 4, "avail %u", tr_sq_avail(&sq));
+	tr_sq_fetch(&sq, got, 4);
+	T_ASSERT(got[0].id == 6 && got[1].id == 7 && got[2].id == 0 &&
+		 got[3].id == 1, "wrap %u %u %u %u", got[0].id, got[1].id,
+		 got[2].id, got[3].id);
+	tr_sq_commit(&sq, 4, 3);
+	T_ASSERT(*sq.khead == 10 && *sq.kdropped == 3, "dropped");
+	tr_sq_set_wakeup(&sq, true);
+	T_ASSERT(*sq.kflags == TIMERRING_SQ_NEED_WAKEUP, "flag");
+
+	/* ops needing no allocation: chunk, interval array, pool, CANCEL_ALL */
+	memset(ops, 0, sizeof(ops));
+	for (i = 0; i < 8; i++)
+		ops[i].opcode = TIMERRING_OP_ARM;
+	fx_install(f, 0, false);
+	ops[1].opcode = TIMERRING_OP_CANCEL;
+	ops[1].id = 900;
+	ops[2].id = 900;
+	out->verdict[2] = -EINVAL;
+	ops[3].id = 5;
+	out->ival[3] = 1;
+	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 3, "no ival: %u",
+		 tr_sq_applicable(&f->c, ops, out, 8));
+	fx_install(f, 0, true);
+	ops[5].id = 300;
+	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 5, "no chunk");
+	ops[5].id = 1;
+	ops[6].opcode = TIMERRING_OP_CANCEL_ALL;
+	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 6, "cancel_all");
+	ops[6].opcode = TIMERRING_OP_ARM;
+	f->c.refs = f->c.refs_max - 1;
+	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 3, "pool: %u",
+		 tr_sq_applicable(&f->c, ops, out, 8));
+	f->c.refs = 0;
+	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 8, "all");
+
+	/* an error CQE */
+	tr_cq_begin(&f->c.cq);
+	tr_cq_post_err(&f->c.cq, 42, -EEXIST, 7);
+	T_ASSERT(f->cqes[0].user_data == 42 && f->cqes[0].res == -EEXIST &&
+		 f->cqes[0].flags == 7 && f->c.cq.posted == 1, "error cqe");
+	tr_cq_end(&f->c.cq, 0);
+	free(map);
+	free(out);
+	fx_free(f);
+}
+
 /* ------------------------------------------------------------------ */
 
 struct vcase {
@@ -823,7 +911,7 @@ static void test_churn(void)
 
 int main(void)
 {
-	printf("TAP version 13\n1..12\n");
+	printf("TAP version 13\n1..13\n");
 	run("wheel: placement, exact expiry at every level boundary",
 	    test_levels);
 	run("wheel: wrap-around at the end of each level rotation", test_wrap);
@@ -836,6 +924,8 @@ int main(void)
 	run("cq: overflow list FIFO, cancel and modify of pending",
 	    test_overflow);
 	run("cq: layout and bogus consumer head", test_cq_head);
+	run("sq: layout, clamped tail, wrap, ops that need no allocation",
+	    test_sq);
 	run("batch: verdicts", test_verdicts);
 	run("batch: ns to tick rounding", test_ticks);
 	printf("# %d passed, %d failed\n", tap_n - tap_failed, tap_failed);

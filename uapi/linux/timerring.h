@@ -338,8 +338,9 @@ struct timerring_submit {
  * IORING_URING_CMD_FIXED, the batch is not inside the registered buffer
  * or buf_index is not registered), EINTR (a fatal signal while waiting for
  * another submitter), ENOTTY (a cmd_op other than
- * TIMERRING_URING_CMD_SUBMIT and TIMERRING_URING_CMD_SQ_ENTER). A fault part way, or a fatal signal, ends
- * the batch between chunks as for SUBMIT, with res = ops processed.
+ * TIMERRING_URING_CMD_SUBMIT and TIMERRING_URING_CMD_SQ_ENTER). A fault
+ * part way, or a fatal signal, ends the batch between chunks as for
+ * SUBMIT, with res = ops processed.
  * res = -EFAULT after ops were applied happens only if another thread
  * unmaps or write-protects the results during the call. In a ring set
  * up with IORING_SETUP_CQE32 the CQE's big_cqe[0] is the number of ops
@@ -406,13 +407,17 @@ struct timerring_uring_cmd {
  * Who consumes it:
  *  - the doorbell: TIMERRING_IOC_SQ_ENTER, or IORING_OP_URING_CMD with
  *    cmd_op TIMERRING_URING_CMD_SQ_ENTER (its sqe->cmd must be zero, else
- *    EINVAL). It consumes every op published, and returns how many it
- *    consumed (the ioctl's return value, the CQE's res). Errors: EINVAL
- *    (the instance not set up, or set up without an SQ ring), EINTR (a
- *    fatal signal while another call of the instance holds it; then
- *    nothing was consumed). From io_uring's inline issue
- *    (IO_URING_F_NONBLOCK) it never sleeps: the ops it cannot apply
- *    there (below) are left to the work item and not counted in res.
+ *    EINVAL). When it returns, every op published before it was applied,
+ *    up to one ring's worth (unless the CQ ring is full, below); it
+ *    returns how many it applied itself (the ioctl's return value, the
+ *    CQE's res), which may be fewer: a polling pass (below) may apply
+ *    some meanwhile. Errors: EINVAL (the instance not set up, or set up
+ *    without an SQ ring), EINTR (a fatal signal while another call of
+ *    the instance holds it; then nothing was consumed). From io_uring's
+ *    inline issue (IO_URING_F_NONBLOCK) it never sleeps: if an op it
+ *    cannot apply there (below) comes first, io_uring issues it again
+ *    from its worker threads; if it comes later, it and the ops after it
+ *    are left to the instance's work item and not counted in res.
  *  - every expiry pass of the instance (the hrtimer's soft-IRQ, or the
  *    work item it continues in), which consumes the ops published before
  *    it expires anything.
