@@ -126,6 +126,7 @@ static unsigned int opt_phases = 7;	/* bit per phase */
 struct totals {
 	u64 sessions, steps, ops, cqes, batches, forks, remaps, scribbles,
 	    waits, setups, ambiguous;
+	u64 sq_batches, sq_ops, sq_errs, sq_enters, sq_garbage;
 };
 
 /* ------------------------------------------------------------------ */
@@ -147,6 +148,8 @@ struct arm {
 	bool seen;
 	bool sat;		/* overruns saturated: periods a lower bound */
 	bool has_min;
+	bool gen_known;		/* else armed from the SQ ring, base unknown */
+	u32 seq;		/* successful ARM/MODIFY of the id before it */
 	u32 bound, min_pos, seen_pos;
 	u64 periods;		/* delivered, overruns included */
 	long step;		/* step that armed it */
@@ -158,8 +161,14 @@ struct arm {
 struct mid {
 	u32 id;
 	int owner;		/* thread that may submit for it */
-	bool gen_known;
-	u32 last_gen;
+	/*
+	 * The generation of the id's n-th successful ARM or MODIFY is
+	 * base + n: base is known from the first result or CQE that shows
+	 * a generation (SQ ops return none).
+	 */
+	bool base_known;
+	u32 base;
+	u32 nsucc;
 	struct arm *cur;	/* the arm the id has, if any */
 	struct arm *arms;	/* newest first */
 };
@@ -169,6 +178,7 @@ struct defer {
 	u32 certain, nmaybe;
 	s32 result;
 	long step;
+	bool sq;		/* result unknown: counted when resolved */
 	struct arm **maybe;
 };
 
@@ -182,6 +192,7 @@ struct logent {
 	long step;
 	int thread;
 	char kind;		/* O op, S setup, L lifecycle, W wait, ... */
+	bool sq;		/* an op from the SQ ring */
 	u8 opcode, flags;
 	u16 resv;
 	u32 id;
@@ -219,6 +230,21 @@ struct fz {
 
 	/* expected statistics */
 	u64 st_armed, st_mod, st_cancel, st_failed, st_batches;
+	u64 st_cancel_unres;	/* CANCEL_ALLs of the SQ ring: up to this more */
+	u64 st_sq_ops, st_sq_failed, st_sq_enter, st_sq_dropped;
+
+	/* the SQ ring (TIMERRING_SETUP_SQ) */
+	bool sq;
+	u32 *sq_khead, *sq_ktail, *sq_kflags, *sq_kdropped;
+	u32 *sq_kmask, *sq_kentries;
+	struct timerring_op *sq_ops;
+	u32 sq_tail;		/* published; the kernel's head between batches */
+	bool sq_scribbled;	/* a kernel-owned field is scribbled on */
+	/* CQEs taken off the ring while SQ ops are in flight, checked after */
+	bool holding;
+	struct orphan *held;
+	u32 nheld, held_cap;
+	u32 cq_given;		/* the CQ head given back to the kernel */
 
 	/* threads */
 	pthread_mutex_t mu;
@@ -292,6 +318,12 @@ static void logit(struct fz *f, char kind, const struct timerring_op *op,
 
 static const char *const opnames[] = { "ARM", "MODIFY", "CANCEL", "CANCEL_ALL" };
 
+/* How a batch through the SQ ring is consumed (sq_batch()). */
+enum { SQM_ENTER, SQM_SUBMIT, SQM_POLL, SQM_PIECES, SQM_GARBAGE };
+static const char *const sq_mode_names[8] = {
+	"doorbell", "doorbell if NEED_WAKEUP", "no doorbell",
+	"doorbell per piece", "scribbled tail", "?", "?", "?" };
+
 static void print_log(struct fz *f, long long id, int max)
 {
 	long i = f->nlog > LOGN ? f->nlog - LOGN : 0, n = 0, first;
@@ -317,11 +349,18 @@ static void print_log(struct fz *f, long long id, int max)
 					 opnames[l->opcode]);
 			else
 				snprintf(name, sizeof(name), "op%u", l->opcode);
-			printf("#   step %ld t%d %s id %u flags %#x resv %u "
-			       "expiry %llu ud %#llx ival %llu -> %lld\n",
-			       l->step, l->thread, name, l->id, l->flags,
-			       l->resv, ULL(l->a), ULL(l->b), ULL(l->c),
-			       (long long)l->res);
+			printf("#   step %ld t%d %s%s id %u flags %#x resv %u "
+			       "expiry %llu ud %#llx ival %llu -> ",
+			       l->step, l->thread, l->sq ? "sq " : "", name, l->id,
+			       l->flags, l->resv, ULL(l->a), ULL(l->b), ULL(l->c));
+			if (l->sq && l->res >= 0)
+				printf("ok (no error CQE)\n");
+			else
+				printf("%lld\n", (long long)l->res);
+		} else if (l->kind == 'Q') {
+			printf("#   step %ld t%d SQ ring: ops %llu..%llu, %s, "
+			       "window %llu ns\n", l->step, l->thread, ULL(l->a),
+			       ULL(l->b), sq_mode_names[l->c & 7], ULL(l->res));
 		} else if (l->kind == 'B') {
 			printf("#   step %ld t%d submit: window %llu ns, tail "
 			       "%llu..%llu\n", l->step, l->thread, ULL(l->a),
@@ -470,14 +509,42 @@ static void check_cqe_arm(struct fz *f, struct arm *a,
 	f->tot->cqes++;
 }
 
-/* The arm of (id, gen) that a CQE may belong to, or NULL. */
-static struct arm *cqe_arm(struct mid *m, u32 gen)
+/* The generations of @m's arms, once its base is known. */
+static void set_base(struct mid *m, u32 base)
 {
 	struct arm *a;
 
+	m->base_known = true;
+	m->base = base;
+	for (a = m->arms; a; a = a->next) {
+		if (a->gen_known)
+			continue;
+		a->gen = (base + a->seq) & TIMERRING_RES_GEN_MASK;
+		a->gen_known = true;
+	}
+}
+
+/*
+ * The arm of (id, gen) that a CQE may belong to, or NULL. Before any
+ * generation of the id is known (its arms came from the SQ ring), the
+ * arm whose user_data the CQE has: that fixes the base.
+ */
+static struct arm *cqe_arm(struct mid *m, const struct io_uring_cqe *cqe)
+{
+	u32 gen = cqe->flags >> TIMERRING_CQE_GEN_SHIFT;
+	struct arm *a;
+
 	for (a = m->arms; a; a = a->next)
-		if (a->gen == gen)
+		if (a->gen_known && a->gen == gen)
 			return a;
+	if (m->base_known)
+		return NULL;
+	for (a = m->arms; a; a = a->next) {
+		if (a->gen_known || a->ud != cqe->user_data)
+			continue;
+		set_base(m, gen - a->seq);
+		return a;
+	}
 	return NULL;
 }
 
@@ -487,10 +554,13 @@ static void check_cqe(struct fz *f, const struct io_uring_cqe *cqe, u32 pos,
 	struct mid *m = cqe->res >= 0 ? find_id(f, cqe->res) : NULL;
 	struct arm *a;
 
+	CHECK(!(cqe->flags & TIMERRING_CQE_F_SQ_ERR), -1, "error CQE at %u "
+	      "(res %d ud %#llx flags %#x) with no op of the SQ ring in "
+	      "flight", pos, cqe->res, ULL(cqe->user_data), cqe->flags);
 	CHECK(m, cqe->res, "CQE at %u for id %d, which was never armed "
 	      "(ud %#llx flags %#x)", pos, cqe->res, ULL(cqe->user_data),
 	      cqe->flags);
-	a = cqe_arm(m, cqe->flags >> TIMERRING_CQE_GEN_SHIFT);
+	a = cqe_arm(m, cqe);
 	if (!a) {
 		/* threads: its submitter may not have recorded it yet */
 		CHECK(f->threaded && f->norphans < ORPHANS, m->id,
@@ -539,6 +609,13 @@ static void resolve(struct fz *f, bool all_seen)
 		for (j = 0; j < d->nmaybe; j++)
 			delivered += d->maybe[j]->seen &&
 				     pos_before(d->maybe[j]->seen_pos, d->bound);
+		if (d->sq) {
+			f->st_cancel += d->nmaybe - delivered;
+			f->st_cancel_unres -= d->nmaybe;
+			free(d->maybe);
+			f->defers[i--] = f->defers[--f->ndefers];
+			continue;
+		}
 		CHECK((u32)d->result == d->certain + d->nmaybe - delivered, -1,
 		      "CANCEL_ALL of step %ld returned %d: %u certainly armed, "
 		      "%u maybe, %u of which had a CQE before it", d->step,
@@ -568,6 +645,21 @@ static void check_ring_fields(struct fz *f)
 	      "ring_entries %u", *(u32 *)(f->ring + o->ring_entries));
 	CHECK(*(u32 *)(f->ring + o->overflow) == 0, -1, "overflow %u",
 	      *(u32 *)(f->ring + o->overflow));
+	if (!f->sq || f->sq_scribbled)
+		return;
+	CHECK(*f->sq_kmask == f->p.sq_entries - 1 &&
+	      *f->sq_kentries == f->p.sq_entries, -1, "SQ ring_mask %u "
+	      "ring_entries %u, of %u", *f->sq_kmask, *f->sq_kentries,
+	      f->p.sq_entries);
+	CHECK(!(__atomic_load_n(f->sq_kflags, __ATOMIC_RELAXED) &
+		~TIMERRING_SQ_NEED_WAKEUP), -1, "SQ flags %#x", *f->sq_kflags);
+	CHECK(__atomic_load_n(f->sq_kdropped, __ATOMIC_RELAXED) ==
+	      (u32)f->st_sq_dropped, -1, "SQ dropped %u, model %llu",
+	      *f->sq_kdropped, ULL(f->st_sq_dropped));
+	if (!f->holding)
+		CHECK(__atomic_load_n(f->sq_khead, __ATOMIC_ACQUIRE) ==
+		      f->sq_tail, -1, "SQ head %u, every op up to %u consumed",
+		      *f->sq_khead, f->sq_tail);
 }
 
 /* Consume up to @max CQEs (model locked). */
@@ -594,9 +686,64 @@ static u32 consume(struct fz *f, u32 max)
 		check_cqe(f, &f->cqes[pos & (f->p.cq_entries - 1)], pos, t);
 	}
 	f->head += n;
+	f->cq_given = f->head;
 	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
 	resolve(f, false);
 	return n;
+}
+
+/*
+ * While ops of the SQ ring are in flight: take the CQEs off the ring (the
+ * kernel gets the room back) and keep them, to be checked once the model
+ * has the ops' results (flush_held()).
+ */
+static void hold_cqes(struct fz *f)
+{
+	u32 tail, n, i;
+	u64 t;
+
+	tail = __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
+	t = now_ns();
+	CHECK(!pos_before(tail, f->last_tail), -1, "tail went back from %u "
+	      "to %u", f->last_tail, tail);
+	f->last_tail = tail;
+	n = tail - f->cq_given;
+	CHECK(n <= f->p.cq_entries, -1, "%u CQEs ready (head %u tail %u) in "
+	      "a ring of %u", n, f->cq_given, tail, f->p.cq_entries);
+	if (f->nheld + n > f->held_cap) {
+		f->held_cap = (f->nheld + n) * 2 + 1024;
+		f->held = realloc(f->held, f->held_cap * sizeof(*f->held));
+		if (!f->held)
+			abort();
+	}
+	for (i = 0; i < n; i++) {
+		struct orphan *o = &f->held[f->nheld++];
+		u32 pos = f->cq_given + i;
+
+		o->cqe = f->cqes[pos & (f->p.cq_entries - 1)];
+		o->pos = pos;
+		o->t = t;
+	}
+	f->cq_given += n;
+	__atomic_store_n(f->khead, f->cq_given, __ATOMIC_RELEASE);
+}
+
+/* Check the CQEs held, the SQ ring's error CQEs among them done already. */
+static void flush_held(struct fz *f)
+{
+	u32 i;
+
+	for (i = 0; i < f->nheld; i++) {
+		struct orphan *o = &f->held[i];
+
+		if (!(o->cqe.flags & TIMERRING_CQE_F_SQ_ERR))
+			check_cqe(f, &o->cqe, o->pos, o->t);
+		f->head = o->pos + 1;
+	}
+	f->nheld = 0;
+	f->head = f->cq_given;
+	f->holding = false;
+	resolve(f, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -688,6 +835,27 @@ static void recycle(struct fz *f)
 	}
 }
 
+/*
+ * The generation of @m's next successful ARM or MODIFY: @res, the
+ * result of an ioctl's (checked: +1 per success), or -1 from the SQ
+ * ring (known if the base is). Returns it, or ~0U if unknown.
+ */
+static u32 next_gen(struct mid *m, s64 res)
+{
+	u32 seq = m->nsucc++, gen = res & TIMERRING_RES_GEN_MASK;
+
+	if (res < 0)
+		return m->base_known ? (m->base + seq) & TIMERRING_RES_GEN_MASK :
+		       ~0U;
+	if (m->base_known)
+		CHECK(gen == ((m->base + seq) & TIMERRING_RES_GEN_MASK), m->id,
+		      "id %u: generation %u, wanted %u (+1 per ARM or MODIFY)",
+		      m->id, gen, (m->base + seq) & TIMERRING_RES_GEN_MASK);
+	else
+		set_base(m, gen - seq);
+	return gen;
+}
+
 static struct arm *new_arm(struct fz *f, struct mid *m,
 			   const struct timerring_op *op, u32 gen,
 			   const struct window *w)
@@ -702,6 +870,8 @@ static struct arm *new_arm(struct fz *f, struct mid *m,
 	memset(a, 0, sizeof(*a));
 	a->id = m->id;
 	a->gen = gen;
+	a->gen_known = gen != ~0U;
+	a->seq = m->nsucc - 1;
 	a->ud = op->user_data;
 	a->ival = op->interval;
 	a->step = f->step;
@@ -729,16 +899,21 @@ static struct arm *new_arm(struct fz *f, struct mid *m,
 	return a;
 }
 
-static void check_gen(struct mid *m, u32 gen)
+/* An SQ op left @a either delivered before it, or ended: no result says. */
+static void maybe_ended(struct fz *f, struct arm *a, const struct window *w)
 {
-	if (m->gen_known)
-		CHECK(gen == ((m->last_gen + 1) & TIMERRING_RES_GEN_MASK), m->id,
-		      "id %u: generation %u after %u", m->id, gen, m->last_gen);
-	m->gen_known = true;
-	m->last_gen = gen;
+	a->maybe_cancelled = true;
+	a->bounded = true;
+	a->bound = w->ta;
+	f->tot->ambiguous++;
 }
 
-static void cancel_all(struct fz *f, s32 res, const struct window *w)
+/*
+ * CANCEL_ALL with result @res; @sq: from the SQ ring, succeeded, count
+ * unknown (taken once the consumer knows which maybe-armed ones fired).
+ */
+static void cancel_all(struct fz *f, s32 res, const struct window *w,
+		       bool sq)
 {
 	struct defer *d;
 	u32 i, certain = 0, nmaybe = 0;
@@ -758,22 +933,19 @@ static void cancel_all(struct fz *f, s32 res, const struct window *w)
 			break;
 		case S_MAYBE:
 			maybe[nmaybe++] = a;
-			a->maybe_cancelled = true;
-			a->bounded = true;
-			a->bound = w->ta;
-			f->tot->ambiguous++;
+			maybe_ended(f, a, w);
 			break;
 		}
 		m->cur = NULL;
 	}
-	f->st_cancel += res;
+	f->st_cancel += sq ? certain : (u32)res;
 	if (!nmaybe) {
-		CHECK((u32)res == certain, -1, "CANCEL_ALL: %d, model %u", res,
-		      certain);
+		CHECK(sq || (u32)res == certain, -1, "CANCEL_ALL: %d, model %u",
+		      res, certain);
 		free(maybe);
 		return;
 	}
-	CHECK((u32)res >= certain && (u32)res <= certain + nmaybe, -1,
+	CHECK(sq || ((u32)res >= certain && (u32)res <= certain + nmaybe), -1,
 	      "CANCEL_ALL: %d, model %u..%u", res, certain, certain + nmaybe);
 	CHECK(f->ndefers < DEFERS, -1, "too many deferred checks");
 	d = &f->defers[f->ndefers++];
@@ -783,34 +955,48 @@ static void cancel_all(struct fz *f, s32 res, const struct window *w)
 	d->result = res;
 	d->step = f->step;
 	d->maybe = maybe;
+	d->sq = sq;
+	if (sq)
+		f->st_cancel_unres += nmaybe;
 }
 
-/* One processed op and its result (model locked). */
+/*
+ * One processed op and its result (model locked). @sq: from the SQ ring,
+ * where a failure is its error CQE's res and a success (@res >= 0) says
+ * nothing more: no generation, no REARMED, no count.
+ */
 static void apply_op(struct fz *f, const struct timerring_op *op, s32 res,
-		     const struct window *w)
+		     const struct window *w, bool sq)
 {
 	unsigned int e = tr_uapi_op_errors(op, f->p.max_timers,
 					   f->p.resolution_ns);
+	const char *how = sq ? " from the SQ ring" : "";
+	bool ok = sq && res >= 0;
 	struct mid *m;
 	struct arm *a;
 	int st;
 	u32 gen;
 
 	logit(f, 'O', op, 0, res);
+	f->log[(f->nlog - 1) % LOGN].sq = sq;
 	f->tot->ops++;
 	if (res < 0)
 		f->st_failed++;
 	if (e) {
+		CHECK(!ok, op->id, "malformed op %u (id %u flags %#x resv %u) "
+		      "from the SQ ring posted no error CQE", op->opcode,
+		      op->id, op->flags, op->resv);
 		CHECK((res == -EINVAL && (e & TR_UAPI_EINVAL)) ||
 		      (res == -ERANGE && (e & TR_UAPI_ERANGE)), op->id,
-		      "malformed op %u (id %u flags %#x resv %u): %d, wanted "
-		      "%s%s", op->opcode, op->id, op->flags, op->resv, res,
+		      "malformed op %u (id %u flags %#x resv %u)%s: %d, wanted "
+		      "%s%s", op->opcode, op->id, op->flags, op->resv, how, res,
 		      e & TR_UAPI_EINVAL ? "EINVAL " : "",
 		      e & TR_UAPI_ERANGE ? "ERANGE" : "");
+		f->st_sq_dropped += sq;
 		return;
 	}
 	if (op->opcode == TIMERRING_OP_CANCEL_ALL) {
-		cancel_all(f, res, w);
+		cancel_all(f, res, w, ok);
 		return;
 	}
 	m = find_id(f, op->id);
@@ -822,8 +1008,8 @@ static void apply_op(struct fz *f, const struct timerring_op *op, s32 res,
 	switch (op->opcode) {
 	case TIMERRING_OP_ARM:
 		if (st == S_ARMED || (st == S_MAYBE && res == -EEXIST)) {
-			CHECK(res == -EEXIST, op->id, "ARM of armed id %u: %d",
-			      op->id, res);
+			CHECK(res == -EEXIST, op->id, "ARM of armed id %u%s: %d%s",
+			      op->id, how, res, ok ? " (no error CQE)" : "");
 			/* a one-shot's CQE can only come after this */
 			if (st == S_MAYBE && !a->has_min) {
 				a->has_min = true;
@@ -831,20 +1017,24 @@ static void apply_op(struct fz *f, const struct timerring_op *op, s32 res,
 			}
 			return;
 		}
-		CHECK(res >= 0 && res <= (s32)TIMERRING_RES_GEN_MASK, op->id,
-		      "ARM of idle id %u: %d", op->id, res);
+		CHECK(ok || (res >= 0 && res <= (s32)TIMERRING_RES_GEN_MASK),
+		      op->id, "ARM of idle id %u%s: %d", op->id, how, res);
 		if (st == S_MAYBE)
 			decide_delivered(f, a, w);
-		check_gen(m, res);
-		new_arm(f, m, op, res, w);
+		gen = next_gen(m, ok ? -1 : res);
+		new_arm(f, m, op, gen, w);
 		f->st_armed++;
 		return;
 	case TIMERRING_OP_MODIFY:
-		CHECK(res >= 0 && !(res & ~(s32)(TIMERRING_RES_GEN_MASK |
-						TIMERRING_RES_REARMED)),
-		      op->id, "MODIFY of id %u: %#x", op->id, res);
-		gen = res & TIMERRING_RES_GEN_MASK;
-		if (st == S_MAYBE) {
+		CHECK(ok || (res >= 0 && !(res & ~(s32)(TIMERRING_RES_GEN_MASK |
+							TIMERRING_RES_REARMED))),
+		      op->id, "MODIFY of id %u%s: %#x", op->id, how, res);
+		if (ok) {
+			if (st == S_MAYBE)
+				maybe_ended(f, a, w);
+			else if (st == S_ARMED)
+				end_arm(a, w);
+		} else if (st == S_MAYBE) {
 			if (res & TIMERRING_RES_REARMED)
 				end_arm(a, w);
 			else
@@ -856,14 +1046,17 @@ static void apply_op(struct fz *f, const struct timerring_op *op, s32 res,
 			if (st == S_ARMED)
 				end_arm(a, w);
 		}
-		check_gen(m, gen);
+		gen = next_gen(m, ok ? -1 : (s64)(res & TIMERRING_RES_GEN_MASK));
 		new_arm(f, m, op, gen, w);
 		f->st_mod++;
 		return;
 	case TIMERRING_OP_CANCEL:
+		if (ok)
+			res = 0;
 		if (st == S_IDLE) {
-			CHECK(res == -ENOENT, op->id, "CANCEL of idle id %u: %d",
-			      op->id, res);
+			CHECK(res == -ENOENT, op->id, "CANCEL of idle id %u%s: "
+			      "%d%s", op->id, how, res,
+			      ok ? " (no error CQE)" : "");
 			return;
 		}
 		if (st == S_MAYBE && res == -ENOENT) {
@@ -871,8 +1064,8 @@ static void apply_op(struct fz *f, const struct timerring_op *op, s32 res,
 			m->cur = NULL;
 			return;
 		}
-		CHECK(res == 0, op->id, "CANCEL of armed id %u: %d", op->id,
-		      res);
+		CHECK(res == 0, op->id, "CANCEL of armed id %u%s: %d", op->id,
+		      how, res);
 		end_arm(a, w);
 		m->cur = NULL;
 		f->st_cancel++;
@@ -1186,7 +1379,7 @@ static void submit(struct fz *f, struct timerring_op *ops, u32 n, u32 flags,
 				CHECK(i == s.done - 1, -1, "STOP_ON_ERROR went "
 				      "on after op %u failed (%d)", i, res[i]);
 		}
-		apply_op(f, &ops[i], res[i], &w);
+		apply_op(f, &ops[i], res[i], &w, false);
 	}
 	for (i = s.done; i < n; i++)
 		CHECK(res[i] == 0x5a5a5a5a, -1, "result %u past done %u "
@@ -1251,6 +1444,18 @@ static void map_ring(struct fz *f)
 	f->kflags = (u32 *)(f->ring + o->kflags);
 	f->kovf_pending = (u32 *)(f->ring + o->overflow_pending);
 	f->cqes = (struct io_uring_cqe *)(f->ring + o->cqes);
+	f->sq = f->p.flags & TIMERRING_SETUP_SQ;
+	if (f->sq) {
+		const struct timerring_sq_offsets *q = &f->p.sq_off;
+
+		f->sq_khead = (u32 *)(f->ring + q->head);
+		f->sq_ktail = (u32 *)(f->ring + q->tail);
+		f->sq_kflags = (u32 *)(f->ring + q->flags);
+		f->sq_kdropped = (u32 *)(f->ring + q->dropped);
+		f->sq_kmask = (u32 *)(f->ring + q->ring_mask);
+		f->sq_kentries = (u32 *)(f->ring + q->ring_entries);
+		f->sq_ops = (struct timerring_op *)(f->ring + q->ops);
+	}
 	f->mapped = true;
 	/* the head was ours all along: what we had, whatever was there */
 	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
@@ -1348,6 +1553,24 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 	    (in->numa_node < 0 || in->numa_node >= 64 ||
 	     !(f->online_nodes & (1ULL << in->numa_node))))
 		return -EINVAL;
+	/* the submission ring */
+	if (!(in->flags & TIMERRING_SETUP_SQ))
+		return in->sq_entries || in->sq_idle_ms ? -EINVAL : 0;
+	if (!out->sq_entries)
+		out->sq_entries = out->cq_entries;
+	if (out->sq_entries < TIMERRING_SQ_ENTRIES_MIN ||
+	    out->sq_entries > TIMERRING_SQ_ENTRIES_MAX) {
+		if (!clamp)
+			return -EINVAL;
+		out->sq_entries = out->sq_entries < TIMERRING_SQ_ENTRIES_MIN ?
+				  TIMERRING_SQ_ENTRIES_MIN :
+				  TIMERRING_SQ_ENTRIES_MAX;
+	}
+	out->sq_entries = roundup_pow2(out->sq_entries);
+	if (!out->sq_idle_ms)
+		out->sq_idle_ms = TIMERRING_SQ_IDLE_MS_DEFAULT;
+	if (out->sq_idle_ms > TIMERRING_SQ_IDLE_MS_MAX)
+		return -EINVAL;
 	return 0;
 }
 
@@ -1358,6 +1581,9 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
 				   1 << 24 };
 	static const u64 ress[] = { 0, 1000, 10000, 100000, 1000000, 1234567,
 				    4000000 };
+	static const u32 sqs[] = { 0, 0, 64, 64, 100, 128, 256, 1024, 4096,
+				   65536 };
+	static const u32 idles[] = { 0, 1, 1, 3, 20, 200, 1000, 60000 };
 
 	memset(p, 0, sizeof(*p));
 	p->cq_entries = cqs[below(g, ARRAY_SIZE(cqs))];
@@ -1367,9 +1593,19 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
 	p->numa_node = below(g, 3) ? TIMERRING_NODE_CURRENT : (int)below(g, 2);
 	if (chance(g, 15))
 		p->flags = TIMERRING_SETUP_CLAMP;
+	if (chance(g, 40)) {
+		/* with a submission ring, polled briefly or for long */
+		p->flags |= TIMERRING_SETUP_SQ;
+		p->sq_entries = sqs[below(g, ARRAY_SIZE(sqs))];
+		p->sq_idle_ms = idles[below(g, ARRAY_SIZE(idles))];
+		if ((p->flags & TIMERRING_SETUP_CLAMP) && chance(g, 30))
+			p->sq_entries = below(g, 2) ? 1 + below(g, 63) :
+					TIMERRING_SQ_ENTRIES_MAX + 1 +
+					below(g, 1U << 20);
+	}
 	if (valid)
 		return;
-	switch (below(g, 12)) {
+	switch (below(g, 15)) {
 	case 0:
 		p->cq_entries = below(g, 64);
 		break;
@@ -1396,12 +1632,69 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
 	case 7:
 		p->resv[below(g, 4)] = 1 + below(g, 1000);
 		break;
+	case 8:
+		/* an SQ ring out of range, not clamped */
+		p->flags = TIMERRING_SETUP_SQ;
+		p->sq_entries = below(g, 2) ? 1 + below(g, 63) :
+				TIMERRING_SQ_ENTRIES_MAX + 1 + below(g, 1U << 20);
+		break;
+	case 9:
+		p->flags |= TIMERRING_SETUP_SQ;
+		p->sq_idle_ms = TIMERRING_SQ_IDLE_MS_MAX + 1 + below(g, 1U << 20);
+		break;
+	case 10:
+		/* SQ fields without the SQ ring */
+		p->flags &= ~TIMERRING_SETUP_SQ;
+		if (below(g, 2))
+			p->sq_entries = 64 << below(g, 4);
+		else
+			p->sq_idle_ms = 1 + below(g, 100);
+		break;
 	default:
 		/* clamped: a valid SETUP of a huge request */
 		p->flags = TIMERRING_SETUP_CLAMP;
 		p->cq_entries = below(g, 2) ? 1 + below(g, 63) : 64;
 		p->max_timers = below(g, 2) ? ~0U : 1 + below(g, 1000);
 		break;
+	}
+}
+
+/* The SQ ring's out fields of a SETUP that succeeded. */
+static void check_sq_params(struct fz *f, const struct timerring_params *p,
+			    const struct timerring_params *want)
+{
+	const struct timerring_sq_offsets *o = &p->sq_off;
+	const u32 fields[] = { o->head, o->tail, o->ring_mask, o->ring_entries,
+			       o->flags, o->dropped };
+	u32 i, j;
+
+	if (!(p->flags & TIMERRING_SETUP_SQ)) {
+		static const struct timerring_sq_offsets zero;
+
+		CHECK(!p->sq_entries && !p->sq_idle_ms &&
+		      !memcmp(o, &zero, sizeof(zero)), -1, "SETUP without an SQ "
+		      "ring: sq_entries %u sq_idle_ms %u, sq_off.ops %u",
+		      p->sq_entries, p->sq_idle_ms, o->ops);
+		return;
+	}
+	CHECK(p->sq_entries == want->sq_entries &&
+	      p->sq_idle_ms == want->sq_idle_ms, -1, "SETUP out: sq_entries %u "
+	      "sq_idle_ms %u, wanted %u %u", p->sq_entries, p->sq_idle_ms,
+	      want->sq_entries, want->sq_idle_ms);
+	CHECK(p->features & TIMERRING_FEAT_SQ, -1, "features %#x", p->features);
+	CHECK(!o->resv1 && !o->user_addr && !(o->ops % 8) &&
+	      o->ops >= p->cq_off.cqes + p->cq_entries *
+	      sizeof(struct io_uring_cqe) &&
+	      o->ops + (u64)p->sq_entries * sizeof(struct timerring_op) <=
+	      p->mmap_size, -1, "sq_off.ops %u resv1 %u user_addr %llu, "
+	      "mmap_size %llu", o->ops, o->resv1, ULL(o->user_addr),
+	      ULL(p->mmap_size));
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		CHECK(!(fields[i] % 4) && fields[i] + 4 <= o->ops, -1,
+		      "sq_off field %u at %u, ops at %u", i, fields[i], o->ops);
+		for (j = 0; j < i; j++)
+			CHECK(fields[i] != fields[j], -1, "sq_off fields %u and "
+			      "%u both at %u", j, i, fields[i]);
 	}
 }
 
@@ -1412,6 +1705,17 @@ static void setup_instance(struct fz *f, struct gen *g)
 
 	f->fd = open(TIMERRING_DEV_PATH, O_RDWR | O_CLOEXEC);
 	CHECK(f->fd >= 0, -1, "open: %d", errno);
+	if (chance(g, 5)) {
+		/* the SQ ring needs the VER1 struct */
+		gen_params(g, &p, true);
+		p.flags |= TIMERRING_SETUP_SQ;
+		ret = ioctl(f->fd, _IOC(_IOC_READ | _IOC_WRITE,
+					TIMERRING_IOC_MAGIC, 1,
+					TIMERRING_PARAMS_SIZE_VER0), &p);
+		ret = ret < 0 ? -errno : ret;
+		CHECK(ret == -EINVAL, -1, "SETUP of %u bytes with "
+		      "TIMERRING_SETUP_SQ: %d", TIMERRING_PARAMS_SIZE_VER0, ret);
+	}
 	for (tries = 0;; tries++) {
 		gen_params(g, &p, tries >= 3 || chance(g, 40));
 		exp = setup_expect(f, &p, &want);
@@ -1448,6 +1752,7 @@ static void setup_instance(struct fz *f, struct gen *g)
 	      (u64)p.cq_entries * sizeof(struct io_uring_cqe), -1,
 	      "mmap offset %llu size %llu", ULL(p.mmap_offset),
 	      ULL(p.mmap_size));
+	check_sq_params(f, &p, &want);
 	f->p = p;
 	/* a second SETUP: EINVAL for a bad field, else EBUSY */
 	if (chance(g, 30)) {
@@ -1457,9 +1762,16 @@ static void setup_instance(struct fz *f, struct gen *g)
 		CHECK(ret == (exp ? exp : -EBUSY), -1, "second SETUP: %d, "
 		      "wanted %d", ret, exp ? exp : -EBUSY);
 	}
+	f->head = f->cq_given = f->sq_tail = 0;
 	map_ring(f);
-	f->head = f->last_tail = f->tail0 = *f->ktail;
+	f->head = f->cq_given = f->last_tail = f->tail0 = *f->ktail;
 	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
+	if (f->sq) {
+		f->sq_tail = *f->sq_ktail;
+		CHECK(!f->sq_tail && !*f->sq_khead && !*f->sq_kdropped, -1,
+		      "a new SQ ring: head %u tail %u dropped %u", *f->sq_khead,
+		      f->sq_tail, *f->sq_kdropped);
+	}
 }
 
 /* The pool of ids: the edges of the id space and of table chunks. */
@@ -1507,6 +1819,10 @@ static void reset_model(struct fz *f)
 	f->nids = 0;
 	f->st_armed = f->st_mod = f->st_cancel = f->st_failed = 0;
 	f->st_batches = 0;
+	f->st_cancel_unres = 0;
+	f->st_sq_ops = f->st_sq_failed = f->st_sq_enter = f->st_sq_dropped = 0;
+	f->sq = f->sq_scribbled = f->holding = false;
+	f->nheld = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1542,6 +1858,19 @@ static void drain(struct fz *f)
 	     *f->kovf_pending);
 }
 
+/* The SQ ring's counters of STATS; every op published was consumed. */
+static void check_sq_stats(struct fz *f, const struct timerring_stats *st)
+{
+	CHECK(st->sq_ops_total == f->st_sq_ops &&
+	      st->sq_failed_total == f->st_sq_failed &&
+	      st->sq_enter_total == f->st_sq_enter &&
+	      st->sq_pass_total <= st->sq_ops_total, -1, "STATS sq_ops %llu "
+	      "sq_failed %llu sq_enter %llu sq_pass %llu, model %llu %llu %llu",
+	      ULL(st->sq_ops_total), ULL(st->sq_failed_total),
+	      ULL(st->sq_enter_total), ULL(st->sq_pass_total),
+	      ULL(f->st_sq_ops), ULL(f->st_sq_failed), ULL(f->st_sq_enter));
+}
+
 static void check_stats(struct fz *f, bool quiet)
 {
 	struct timerring_stats st;
@@ -1557,7 +1886,8 @@ static void check_stats(struct fz *f, bool quiet)
 	tail = w.ta = read_tail(f);
 	w.t1 = now_ns();
 	CHECK(st.armed_total == f->st_armed && st.modified_total == f->st_mod &&
-	      st.cancelled_total == f->st_cancel &&
+	      st.cancelled_total >= f->st_cancel &&
+	      st.cancelled_total <= f->st_cancel + f->st_cancel_unres &&
 	      st.ops_failed == f->st_failed && st.batches == f->st_batches, -1,
 	      "STATS armed %llu modified %llu cancelled %llu failed %llu "
 	      "batches %llu, model %llu %llu %llu %llu %llu",
@@ -1565,6 +1895,7 @@ static void check_stats(struct fz *f, bool quiet)
 	      ULL(st.cancelled_total), ULL(st.ops_failed), ULL(st.batches),
 	      ULL(f->st_armed), ULL(f->st_mod), ULL(f->st_cancel),
 	      ULL(f->st_failed), ULL(f->st_batches));
+	check_sq_stats(f, &st);
 	CHECK(st.dropped_total == 0 && st.max_timers == f->p.max_timers &&
 	      st.cq_entries == f->p.cq_entries &&
 	      st.resolution_ns == f->p.resolution_ns, -1, "STATS config");
@@ -1632,6 +1963,428 @@ static void checkpoint(struct fz *f)
 	check_stats(f, true);
 	check_ring_fields(f);
 	unlock(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* The submission ring */
+
+/* The doorbell (counted in the model), checked: >= 0. */
+static int sq_enter(struct fz *f)
+{
+	int ret = ioctl(f->fd, TIMERRING_IOC_SQ_ENTER, 0);
+
+	ret = ret < 0 ? -errno : ret;
+	CHECK(ret >= 0, -1, "SQ_ENTER: %d", ret);
+	CHECK((u32)ret <= f->p.sq_entries, -1, "SQ_ENTER applied %d ops, more "
+	      "than the ring's %u", ret, f->p.sq_entries);
+	f->st_sq_enter++;
+	f->tot->sq_enters++;
+	logit(f, 'E', NULL, 0, ret);
+	return ret;
+}
+
+/* The CQ ring is full as the kernel sees it (no CQE given back since). */
+static bool cq_full(struct fz *f)
+{
+	return __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) - f->cq_given >=
+	       f->p.cq_entries;
+}
+
+static u32 sq_head(struct fz *f)
+{
+	return __atomic_load_n(f->sq_khead, __ATOMIC_ACQUIRE);
+}
+
+/* The doorbell after the tail @pub was published: all of it consumed. */
+static void sq_ring_bell(struct fz *f, u32 pub)
+{
+	u32 h;
+
+	sq_enter(f);
+	h = sq_head(f);
+	CHECK(f->sq_scribbled || h == pub || cq_full(f), -1, "SQ_ENTER "
+	      "returned with head %u, tail %u published before it, and room in "
+	      "the CQ ring (%u of %u used)", h, pub,
+	      __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) - f->cq_given,
+	      f->p.cq_entries);
+}
+
+/* Make @op one that fails with EINVAL or ERANGE whatever the state. */
+static void make_malformed(struct fz *f, struct gen *g, struct timerring_op *op)
+{
+	switch (below(g, 4)) {
+	case 0:
+		op->resv = 1 + below(g, 0xfffe);
+		break;
+	case 1:
+		op->opcode = TIMERRING_OP_LAST + below(g, 252);
+		break;
+	case 2:
+		op->id = f->p.max_timers + below(g, 1000);
+		break;
+	default:
+		op->flags |= 1 << (2 + below(g, 6));
+		break;
+	}
+	if (!tr_uapi_op_errors(op, f->p.max_timers, f->p.resolution_ns))
+		op->resv = 1;
+}
+
+/*
+ * The error CQEs held (ring order) of the ops at ring positions
+ * [@start, @start + @k): each names one op (ring index, opcode as
+ * written, user_data), at most one per op, in the order of the ops, and
+ * none before the tail read before its op was published. res[] of the
+ * ops with one: its res; the others keep 1 (no error CQE). Returns the
+ * number of error CQEs.
+ */
+static u32 sq_errors(struct fz *f, const struct timerring_op *ops,
+		     const struct window *w, s32 *res, u32 start, u32 k)
+{
+	u32 i, j, nerr = 0, last = 0;
+	bool any = false;
+
+	for (i = 0; i < k; i++)
+		res[i] = 1;
+	for (j = 0; j < f->nheld; j++) {
+		const struct orphan *o = &f->held[j];
+		u32 fl = o->cqe.flags;
+
+		if (!(fl & TIMERRING_CQE_F_SQ_ERR))
+			continue;
+		i = ((fl >> 16) - start) & 0xffff;
+		CHECK(i < k, -1, "error CQE at %u for ring index %u (res %d ud "
+		      "%#llx): the ops in flight are %u..%u", o->pos, fl >> 16,
+		      o->cqe.res, ULL(o->cqe.user_data), start, start + k - 1);
+		CHECK(res[i] == 1, ops[i].id, "a second error CQE (at %u) for "
+		      "the op at ring position %u: applied twice", o->pos,
+		      start + i);
+		CHECK((fl & 0xff) == TIMERRING_CQE_F_SQ_ERR &&
+		      ((fl >> TIMERRING_CQE_OPCODE_SHIFT) & 0xff) ==
+		      ops[i].opcode && o->cqe.user_data == ops[i].user_data &&
+		      o->cqe.res < 0, ops[i].id, "error CQE at %u of the op at "
+		      "ring position %u (opcode %u ud %#llx): res %d ud %#llx "
+		      "flags %#x", o->pos, start + i, ops[i].opcode,
+		      ULL(ops[i].user_data), o->cqe.res, ULL(o->cqe.user_data),
+		      fl);
+		CHECK(!pos_before(o->pos, w[i].tb), ops[i].id, "error CQE at %u "
+		      "of the op at ring position %u, before the CQ tail %u "
+		      "read before it was published", o->pos, start + i,
+		      w[i].tb);
+		CHECK(!any || i > last, ops[i].id, "error CQE of the op at ring "
+		      "position %u after the one of %u", start + i, start + last);
+		any = true;
+		last = i;
+		res[i] = o->cqe.res;
+		nerr++;
+	}
+	return nerr;
+}
+
+/*
+ * The model takes the @k ops consumed at [@start, @start + @k), with
+ * their windows, once every one of them was seen consumed and a call
+ * that takes the instance lock (STATS, in @st) made their error CQEs
+ * visible: the kernel moves head before it publishes the CQ tail.
+ */
+static void sq_resolve(struct fz *f, const struct timerring_op *ops,
+		       struct window *w, u32 start, u32 k,
+		       struct timerring_stats *st)
+{
+	static s32 res[TIMERRING_SQ_ENTRIES_MAX];
+	u32 i, nerr;
+
+	memset(st, 0, sizeof(*st));
+	CHECK(ioctl(f->fd, TIMERRING_IOC_STATS, st) == 0, -1, "STATS: %d",
+	      errno);
+	hold_cqes(f);
+	for (i = 0; i < k; i++)
+		w[i].ta = f->cq_given;
+	nerr = sq_errors(f, ops, w, res, start, k);
+	for (i = 0; i < k; i++)
+		apply_op(f, &ops[i], res[i], &w[i], true);
+	f->st_sq_ops += k;
+	f->st_sq_failed += nerr;
+	f->tot->sq_ops += k;
+	f->tot->sq_errs += nerr;
+	check_sq_stats(f, st);
+	flush_held(f);
+}
+
+/*
+ * A batch through the SQ ring: written in up to three pieces, each
+ * published, consumed by the doorbell, or by the doorbell only if the
+ * kernel set NEED_WAKEUP (else it polls: consumed within the grace), or
+ * by the kernel's passes alone for a while. The consumer may stall for a
+ * while, letting the CQ ring fill (then head must not move). @mixed: an
+ * ioctl SUBMIT on other ids while the ops are in flight.
+ */
+static void sq_batch(struct fz *f, struct gen *g, bool mixed)
+{
+	static struct timerring_op ops[MAX_BATCH], bops[16];
+	static struct window w[MAX_BATCH];
+	struct gen lg = { grnd(g) };	/* for what depends on timing */
+	struct timerring_stats st;
+	u32 n, k = 0, nb = 0, i, j, npieces, cut[3], start, end, done, h;
+	u32 mode, h_full = 0, mask = f->p.sq_entries - 1;
+	u64 t, t_start, stall_until = 0, poll_bound = 0, since;
+	bool garbage = chance(g, 15), need_enter = false, full_seen = false;
+
+	switch (below(g, 10)) {
+	case 0:
+		n = 50 + below(g, MAX_BATCH - 50);
+		break;
+	case 1:
+	case 2:
+		n = 9 + below(g, 40);
+		break;
+	default:
+		n = 1 + below(g, 8);
+		break;
+	}
+	for (i = 0; i < n; i++) {
+		gen_op(f, g, &ops[k], k ? &ops[k - 1] : NULL, 0, 1, !mixed);
+		if (garbage && chance(g, 70))
+			make_malformed(f, g, &ops[k]);
+		if (op_wanted(f, &ops[k]))
+			k++;
+	}
+	mode = below(g, 4);
+	npieces = 1 + below(g, 3);
+	for (j = 0; j < 3; j++)
+		cut[j] = below(g, k + 1);
+	if (cut[0] > cut[1]) {
+		j = cut[0];
+		cut[0] = cut[1];
+		cut[1] = j;
+	}
+	if (chance(g, 25))
+		stall_until = 1 + below(g, 40 * NSEC_PER_MSEC);
+	if (mode == SQM_POLL)
+		poll_bound = below(g, 200 * NSEC_PER_MSEC);
+	for (i = 0; mixed && i < 1 + below(g, 8); i++) {
+		gen_op(f, g, &bops[nb], NULL, 0, 1, false);
+		for (j = 0; j < k && ops[j].id != bops[nb].id; j++)
+			;
+		if (j == k && op_wanted(f, &bops[nb]))
+			nb++;
+	}
+	if (!f->sq || !f->mapped)
+		return;
+	if (k > f->p.sq_entries)
+		k = f->p.sq_entries;
+	if (!k)
+		return;
+	if (f->sq_scribbled)
+		mode = SQM_ENTER;
+
+	f->holding = true;
+	start = f->sq_tail;
+	end = start + k;
+	for (i = 0, j = 0; j < npieces; j++) {
+		u32 to = j == npieces - 1 ? k : cut[j] < k ? cut[j] : k;
+		u32 tb = read_tail(f);
+
+		t = now_ns();
+		for (; i < to; i++) {
+			f->sq_ops[(start + i) & mask] = ops[i];
+			w[i].t0 = t;
+			w[i].tb = tb;
+			w[i].t1 = 0;
+		}
+		__atomic_store_n(f->sq_ktail, start + i, __ATOMIC_RELEASE);
+		if (mode == SQM_PIECES)
+			sq_ring_bell(f, start + i);
+		else if (j + 1 < npieces && chance(&lg, 50))
+			usleep(below(&lg, 2000));
+	}
+	f->sq_tail = end;
+	if (nb)
+		submit(f, bops, nb, 0, -1, false);
+	if (mode == SQM_SUBMIT) {
+		/* liburing's sq_ring_needs_enter(): tail, barrier, flags */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		need_enter = __atomic_load_n(f->sq_kflags, __ATOMIC_RELAXED) &
+			     TIMERRING_SQ_NEED_WAKEUP;
+	}
+	if (mode == SQM_ENTER || need_enter)
+		sq_ring_bell(f, end);
+
+	t_start = mono_ns();
+	if (stall_until)
+		stall_until += t_start;
+	since = t_start;
+	for (done = start;;) {
+		CHECK(mono_ns() - t_start < 60 * NSEC_PER_SEC, -1, "ops %u..%u "
+		      "not consumed in 60 s (head %u)", start, end - 1, done);
+		h = sq_head(f);
+		t = now_ns();
+		if (!f->sq_scribbled)
+			CHECK(!pos_before(h, done) && !pos_before(end, h), -1,
+			      "SQ head %u: %u consumed before, %u published", h,
+			      done, end);
+		for (; pos_before(done, h) && pos_before(done, end); done++)
+			w[done - start].t1 = t;
+		if (done == end)
+			break;
+		if (mono_ns() < stall_until) {
+			/* a full CQ ring holds the SQ ring back */
+			if (cq_full(f)) {
+				h = sq_head(f);
+				CHECK(!full_seen || h == h_full ||
+				      f->sq_scribbled, -1, "SQ head moved from "
+				      "%u to %u with the CQ ring full", h_full,
+				      h);
+				full_seen = true;
+				h_full = h;
+			}
+			usleep(100 + below(&lg, 900));
+			since = mono_ns();
+			continue;
+		}
+		full_seen = false;
+		hold_cqes(f);
+		if (mode == SQM_SUBMIT && !need_enter) {
+			/* the kernel polls: consumed within a poll period */
+			CHECK(mono_ns() - since < opt_grace_ns, -1, "ops %u..%u "
+			      "published with NEED_WAKEUP clear, %u not consumed "
+			      "after %llu ms (CQ ring %u of %u used)", start,
+			      end - 1, end - done,
+			      ULL((mono_ns() - since) / NSEC_PER_MSEC),
+			      __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) -
+			      f->cq_given, f->p.cq_entries);
+		} else if (mode != SQM_POLL ||
+			   mono_ns() - t_start >= poll_bound) {
+			sq_ring_bell(f, end);
+			continue;
+		}
+		usleep(100 + below(&lg, 900));
+	}
+	logit(f, 'Q', NULL, mode, 0);
+	f->log[(f->nlog - 1) % LOGN].a = start;
+	f->log[(f->nlog - 1) % LOGN].b = end - 1;
+	f->log[(f->nlog - 1) % LOGN].res = now_ns() - w[0].t0;
+	f->tot->sq_batches++;
+	sq_resolve(f, ops, w, start, k, &st);
+}
+
+/*
+ * The ring filled with known malformed ops, then a tail far ahead of head
+ * (or behind it): counted as exactly ring_entries ops each time, so the
+ * kernel consumes until the CQ ring is full of their error CQEs, and a
+ * doorbell then consumes nothing. Then the tail is put at head again.
+ */
+static void sq_garbage(struct fz *f, struct gen *g)
+{
+	static struct timerring_op gops[TIMERRING_SQ_ENTRIES_MAX];
+	static struct timerring_op ops[TIMERRING_SQ_ENTRIES_MAX];
+	static struct window w[TIMERRING_SQ_ENTRIES_MAX];
+	u32 entries = f->p.sq_entries, mask = entries - 1, i, start, v, h;
+	struct timerring_stats st;
+	struct window w0;
+	u64 t_start;
+	int ret;
+
+	if (!f->sq || !f->mapped)
+		return;
+	switch (below(g, 3)) {
+	case 0:
+		v = entries + 1 + below(g, 1U << 30);
+		break;
+	case 1:
+		v = -(u32)(1 + below(g, 1U << 20));
+		break;
+	default:
+		v = grnd(g);
+		if (v <= entries)
+			v += entries + 1;
+		break;
+	}
+	for (i = 0; i < entries; i++) {
+		gen_op(f, g, &gops[i], NULL, 0, 1, true);
+		make_malformed(f, g, &gops[i]);
+	}
+	ret = chance(g, 50);
+	f->holding = true;
+	start = f->sq_tail;
+	for (i = 0; i < entries; i++)
+		f->sq_ops[(start + i) & mask] = gops[(start + i) & mask];
+	w0.t0 = now_ns();
+	w0.tb = read_tail(f);
+	__atomic_store_n(f->sq_ktail, start + v, __ATOMIC_RELEASE);
+	logit(f, 'T', NULL, start, start + v);
+	if (ret) {
+		ret = sq_enter(f);
+		CHECK((u32)ret == entries || cq_full(f), -1, "SQ_ENTER with tail "
+		      "%u, head %u: %d ops of %u, and room in the CQ ring",
+		      start + v, start, ret, entries);
+	}
+	for (t_start = mono_ns(), i = 0; !cq_full(f); i++) {
+		CHECK(mono_ns() - t_start < 60 * NSEC_PER_SEC, -1, "a tail %u "
+		      "ahead: the CQ ring never filled (head %u from %u)", v,
+		      sq_head(f), start);
+		if (i % 16 == 15 ||
+		    (__atomic_load_n(f->sq_kflags, __ATOMIC_RELAXED) &
+		     TIMERRING_SQ_NEED_WAKEUP))
+			sq_enter(f);
+		else
+			usleep(500);
+	}
+	/* nothing more fits: the doorbell consumes nothing */
+	ret = sq_enter(f);
+	h = sq_head(f);
+	CHECK(ret == 0, -1, "SQ_ENTER with the CQ ring full consumed %d ops "
+	      "(head %u)", ret, h);
+	CHECK(h - start <= f->p.cq_entries, -1, "%u garbage ops consumed, the "
+	      "CQ ring has %u slots", h - start, f->p.cq_entries);
+	__atomic_store_n(f->sq_ktail, h, __ATOMIC_RELEASE);
+	f->sq_tail = h;
+	w0.t1 = now_ns();
+	for (i = 0; i < h - start; i++) {
+		ops[i] = gops[(start + i) & mask];
+		w[i] = w0;
+	}
+	f->tot->sq_garbage += h - start;
+	sq_resolve(f, ops, w, start, h - start, &st);
+}
+
+/*
+ * Scribble on a field of the SQ ring the kernel owns (head, ring_mask,
+ * ring_entries, flags, dropped), run a batch with it there, and put it
+ * back unless the kernel wrote it meanwhile: nothing may change.
+ */
+static void sq_scribble(struct fz *f, struct gen *g)
+{
+	u32 *fields[5], *p, v, old, which;
+
+	if (!f->sq || !f->mapped)
+		return;
+	fields[0] = f->sq_khead;
+	fields[1] = f->sq_kmask;
+	fields[2] = f->sq_kentries;
+	fields[3] = f->sq_kflags;
+	fields[4] = f->sq_kdropped;
+	which = below(g, 5);
+	p = fields[which];
+	v = grnd(g);
+	if (which == 0)		/* behind: never taken for ops consumed */
+		v = f->sq_tail - 1 - below(g, 1U << 30);
+	if (which == 3)		/* a value the kernel never writes */
+		v |= 2;
+	old = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	f->sq_scribbled = true;
+	logit(f, 'h', NULL, which, v);
+	f->tot->scribbles++;
+	sq_batch(f, g, false);
+	if (which == 1 || which == 2)
+		__atomic_store_n(p, which == 1 ? f->p.sq_entries - 1 :
+				 f->p.sq_entries, __ATOMIC_RELEASE);
+	else
+		__atomic_compare_exchange_n(p, &v, old, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+	f->sq_scribbled = false;
+	check_ring_fields(f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2056,7 +2809,10 @@ static void session(struct fz *f, int phase, double secs)
 				run_threads(f, &g, 1 + below(&g, 3));
 				checkpoint(f);
 			} else if (r < 520) {
-				gen_batch(f, &g, 0, 1, true);
+				if (f->sq && below(&g, 100) < 65)
+					sq_batch(f, &g, !below(&g, 5));
+				else
+					gen_batch(f, &g, 0, 1, true);
 			} else if (r < 720) {
 				consume(f, below(&g, 3) ? ~0U : below(&g, 32));
 			} else if (r < 790) {
@@ -2064,7 +2820,14 @@ static void session(struct fz *f, int phase, double secs)
 			} else if (r < 830) {
 				do_poll(f, &g);
 			} else if (r < 860) {
-				do_scribble(f, &g);
+				if (f->sq && below(&g, 2)) {
+					if (below(&g, 3))
+						sq_scribble(f, &g);
+					else
+						sq_garbage(f, &g);
+				} else {
+					do_scribble(f, &g);
+				}
 			} else if (r < 900) {
 				usleep(below(&g, 15000));
 			} else if (r < 920) {
@@ -2316,14 +3079,19 @@ int main(int argc, char **argv)
 		printf("%s %d - %s: %llu sessions, %llu steps, %llu ops (%.0f/s), "
 		       "%llu CQEs checked, %llu batches, %llu ambiguous "
 		       "results resolved, %llu setups, %llu waits, %llu "
-		       "scribbles, %llu remaps, %llu forks in %.1f s\n",
+		       "scribbles, %llu remaps, %llu forks, %llu SQ batches "
+		       "(%llu ops, %llu error CQEs, %llu garbage ops, %llu "
+		       "doorbells) in %.1f s\n",
 		       failed ? "not ok" : "ok", ph + 1, phase_names[ph],
 		       ULL(tot[ph].sessions), ULL(tot[ph].steps),
 		       ULL(tot[ph].ops), tot[ph].ops / (secs > 0 ? secs : 1),
 		       ULL(tot[ph].cqes), ULL(tot[ph].batches),
 		       ULL(tot[ph].ambiguous), ULL(tot[ph].setups),
 		       ULL(tot[ph].waits), ULL(tot[ph].scribbles),
-		       ULL(tot[ph].remaps), ULL(tot[ph].forks), secs);
+		       ULL(tot[ph].remaps), ULL(tot[ph].forks),
+		       ULL(tot[ph].sq_batches), ULL(tot[ph].sq_ops),
+		       ULL(tot[ph].sq_errs), ULL(tot[ph].sq_garbage),
+		       ULL(tot[ph].sq_enters), secs);
 		fails += failed;
 	}
 	{
