@@ -14,7 +14,8 @@
  * kernel-owned fields, munmap and remap, a second mapping, bad mmap(),
  * mprotect() and mremap(), fork() (the child submits on the inherited fd),
  * close and reopen (also close with the mapping still there), bad ioctl
- * numbers and sizes, and several threads at once.
+ * numbers and sizes, several threads at once, and batches through the
+ * submission ring (below).
  *
  * The model is the header, per id: idle, or armed by one arm (user_data,
  * generation, one-shot or period, and the window of its due time: a
@@ -24,7 +25,8 @@
  * in tools/harness/uapi_rules.h, shared with the harness model), ARM's
  * EEXIST, CANCEL's ENOENT, MODIFY's REARMED bit, the generation (the man
  * page: +1 per successful ARM or MODIFY of the id; the first one of an id
- * in an instance is taken as it comes), done and failed, the statistics.
+ * in an instance is taken as it comes), done and failed, the statistics
+ * (expired_total counts expirations, not the SQ ring's error CQEs).
  * A result may go either way only for a one-shot arm whose due time was
  * reached before t1 and whose CQE was not seen before the ioctl; then the
  * result decides, and the CQE stream must agree:
@@ -52,6 +54,35 @@
  * grace (-g, default 5 s: TCG and a debug kernel) has passed has its CQE;
  * a periodic one has at least its periods up to then; the counters of
  * STATS equal the model's (armed_now within the maybe ones).
+ *
+ * The submission ring (instances set up with TIMERRING_SETUP_SQ, random
+ * sq_entries and sq_idle_ms): a batch is written into the ring in up to
+ * three pieces, each published, and consumed by the doorbell (after
+ * every piece, or at the end), by the doorbell only if NEED_WAKEUP is
+ * set after the tail (liburing's handshake: else the kernel polls, and
+ * the ops must be consumed within the grace), or by the kernel's passes
+ * alone for a while. Meanwhile CQEs are taken off the ring but kept; the
+ * consumer may stall, the CQ ring fill, and head must then stay put. A
+ * doorbell that returns with ops left needs a full CQ ring. Once head is
+ * past every op (the time each was seen so is its window's end; its start
+ * is the clock before its piece was published), a STATS call (it takes
+ * the instance lock: head moves before the CQ tail is published) makes
+ * every error CQE visible: one per failed op, naming it (ring index,
+ * opcode as written, user_data), in ring order. The model takes the ops in
+ * ring order with those results; a success says nothing more: no
+ * generation (an id's n-th successful ARM or MODIFY has base + n, the
+ * base known from the first ioctl result or CQE of the id, a CQE
+ * matched by user_data before that), no REARMED (a maybe-delivered
+ * one-shot it replaced may or may not have its CQE), no CANCEL_ALL count
+ * (counted once the consumer knows which maybe-armed ones fired).
+ * sq_ops_total, sq_failed_total, sq_enter_total and dropped follow the
+ * model. Mixed batches run an ioctl SUBMIT on other ids while the SQ ops
+ * are in flight. Scribbles: on a kernel-owned field of the SQ ring (head,
+ * ring_mask, ring_entries, flags, dropped) across a batch, which must go
+ * as without; and a tail far ahead of head or behind it over a ring of
+ * known malformed ops: the kernel consumes ring_entries at a time until
+ * the CQ ring is full of their error CQEs, a doorbell then consumes
+ * nothing, and every op consumed has its error CQE.
  *
  * Threads (-t, the threads phase): submitters own disjoint id ranges
  * (pool index mod threads) and take a read lock around submit + model
@@ -126,7 +157,8 @@ static unsigned int opt_phases = 7;	/* bit per phase */
 struct totals {
 	u64 sessions, steps, ops, cqes, batches, forks, remaps, scribbles,
 	    waits, setups, ambiguous;
-	u64 sq_batches, sq_ops, sq_errs, sq_enters, sq_garbage;
+	u64 sq_batches, sq_ops, sq_errs, sq_enters, sq_garbage, sq_polled,
+	    sq_held_back;
 };
 
 /* ------------------------------------------------------------------ */
@@ -2160,7 +2192,7 @@ static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 		cut[0] = cut[1];
 		cut[1] = j;
 	}
-	if (chance(g, 25))
+	if (chance(g, garbage ? 60 : 20))
 		stall_until = 1 + below(g, 40 * NSEC_PER_MSEC);
 	if (mode == SQM_POLL)
 		poll_bound = below(g, 200 * NSEC_PER_MSEC);
@@ -2237,6 +2269,7 @@ static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 				      f->sq_scribbled, -1, "SQ head moved from "
 				      "%u to %u with the CQ ring full", h_full,
 				      h);
+				f->tot->sq_held_back += !full_seen;
 				full_seen = true;
 				h_full = h;
 			}
@@ -2262,6 +2295,7 @@ static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 		}
 		usleep(100 + below(&lg, 900));
 	}
+	f->tot->sq_polled += mode == SQM_SUBMIT && !need_enter;
 	logit(f, 'Q', NULL, mode, 0);
 	f->log[(f->nlog - 1) % LOGN].a = start;
 	f->log[(f->nlog - 1) % LOGN].b = end - 1;
@@ -3083,7 +3117,8 @@ int main(int argc, char **argv)
 		       "results resolved, %llu setups, %llu waits, %llu "
 		       "scribbles, %llu remaps, %llu forks, %llu SQ batches "
 		       "(%llu ops, %llu error CQEs, %llu garbage ops, %llu "
-		       "doorbells) in %.1f s\n",
+		       "doorbells, %llu polled, %llu held back by a full CQ "
+		       "ring) in %.1f s\n",
 		       failed ? "not ok" : "ok", ph + 1, phase_names[ph],
 		       ULL(tot[ph].sessions), ULL(tot[ph].steps),
 		       ULL(tot[ph].ops), tot[ph].ops / (secs > 0 ? secs : 1),
@@ -3093,7 +3128,8 @@ int main(int argc, char **argv)
 		       ULL(tot[ph].remaps), ULL(tot[ph].forks),
 		       ULL(tot[ph].sq_batches), ULL(tot[ph].sq_ops),
 		       ULL(tot[ph].sq_errs), ULL(tot[ph].sq_garbage),
-		       ULL(tot[ph].sq_enters), secs);
+		       ULL(tot[ph].sq_enters), ULL(tot[ph].sq_polled),
+		       ULL(tot[ph].sq_held_back), secs);
 		fails += failed;
 	}
 	{
