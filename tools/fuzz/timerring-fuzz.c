@@ -158,7 +158,7 @@ struct totals {
 	u64 sessions, steps, ops, cqes, batches, forks, remaps, scribbles,
 	    waits, setups, ambiguous;
 	u64 sq_batches, sq_ops, sq_errs, sq_enters, sq_garbage, sq_polled,
-	    sq_held_back;
+	    sq_held_back, sq_late_errs;
 };
 
 /* ------------------------------------------------------------------ */
@@ -2126,7 +2126,7 @@ static void sq_resolve(struct fz *f, const struct timerring_op *ops,
 		       struct timerring_stats *st)
 {
 	static s32 res[TIMERRING_SQ_ENTRIES_MAX];
-	u32 i, nerr;
+	u32 i, nerr, pre = __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
 
 	memset(st, 0, sizeof(*st));
 	CHECK(ioctl(f->fd, TIMERRING_IOC_STATS, st) == 0, -1, "STATS: %d",
@@ -2135,6 +2135,11 @@ static void sq_resolve(struct fz *f, const struct timerring_op *ops,
 	for (i = 0; i < k; i++)
 		w[i].ta = f->cq_given;
 	nerr = sq_errors(f, ops, w, res, start, k);
+	/* error CQEs not visible yet when head had passed their ops */
+	for (i = 0; i < f->nheld; i++)
+		f->tot->sq_late_errs += (f->held[i].cqe.flags &
+					 TIMERRING_CQE_F_SQ_ERR) &&
+					!pos_before(f->held[i].pos, pre);
 	for (i = 0; i < k; i++)
 		apply_op(f, &ops[i], res[i], &w[i], true);
 	f->st_sq_ops += k;
@@ -3118,7 +3123,7 @@ int main(int argc, char **argv)
 		       "scribbles, %llu remaps, %llu forks, %llu SQ batches "
 		       "(%llu ops, %llu error CQEs, %llu garbage ops, %llu "
 		       "doorbells, %llu polled, %llu held back by a full CQ "
-		       "ring) in %.1f s\n",
+		       "ring, %llu error CQEs published after head) in %.1f s\n",
 		       failed ? "not ok" : "ok", ph + 1, phase_names[ph],
 		       ULL(tot[ph].sessions), ULL(tot[ph].steps),
 		       ULL(tot[ph].ops), tot[ph].ops / (secs > 0 ? secs : 1),
@@ -3129,7 +3134,8 @@ int main(int argc, char **argv)
 		       ULL(tot[ph].sq_batches), ULL(tot[ph].sq_ops),
 		       ULL(tot[ph].sq_errs), ULL(tot[ph].sq_garbage),
 		       ULL(tot[ph].sq_enters), ULL(tot[ph].sq_polled),
-		       ULL(tot[ph].sq_held_back), secs);
+		       ULL(tot[ph].sq_held_back), ULL(tot[ph].sq_late_errs),
+		       secs);
 		fails += failed;
 	}
 	{
