@@ -462,6 +462,9 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 		if (blocked && nonblock) {
 			/* io-wq retries it blocking, if it got nowhere */
 			if (!total) {
+				spin_lock_bh(&inst->lock);
+				sp->enter_total--;
+				spin_unlock_bh(&inst->lock);
 				mutex_unlock(&inst->submit_mutex);
 				return -EAGAIN;
 			}

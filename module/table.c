@@ -143,10 +143,13 @@ void tr_pool_install(struct tr_core *c, void *page)
 /* Install spare pages until an op may add a ref; false if they run out. */
 bool tr_pool_grow_spare(struct tr_core *c)
 {
+	void *page;
+
 	while (!tr_pool_room(c, 1)) {
-		if (!c->blk_spare_nr)
+		page = tr_pool_spare_take(c);
+		if (!page)
 			return false;
-		tr_pool_install(c, c->blk_spare[--c->blk_spare_nr]);
+		tr_pool_install(c, page);
 	}
 	return true;
 }

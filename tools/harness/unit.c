@@ -659,6 +659,10 @@ static void test_sq(void)
 	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 3, "pool: %u",
 		 tr_sq_applicable(&f->c, ops, out, 8));
 	f->c.refs = 0;
+	f->c.refs_held = f->c.refs_max - 1;
+	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 3, "held: %u",
+		 tr_sq_applicable(&f->c, ops, out, 8));
+	f->c.refs_held = 0;
 	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 8, "all");
 
 	/* an error CQE */
