@@ -25,6 +25,11 @@ int udp_batch_init(struct udp_batch *b, unsigned int cap)
 		udp_batch_free(b);
 		return -ENOMEM;
 	}
+	/*
+	 * Touch every page: a URING_CMD issued inline finds its results'
+	 * pages only if they are there, else it goes to an io_uring worker.
+	 */
+	memset(b->ops, 0, (size_t)cap * (sizeof(*b->ops) + sizeof(__s32)));
 	return 0;
 }
 
@@ -107,16 +112,16 @@ void udp_sess_results(struct udp_sessions *s, struct udp_batch *b,
 	for (i = 0; i < b->nr; i++) {
 		const struct udp_op_meta *m = &b->meta[i];
 		struct udp_client *c = &s->cl[m->slot];
-		__s32 r = i < done ? res[i] : -ECANCELED;
+		__s32 r = i < done ? res[i] : 0;
 
 		if (m->kind == T_IDLE)
 			c->idle_queued--;
 		else
 			c->rexmit_queued--;
-		if (i >= done) {
-			/* Never processed (the submit failed part way). */
+		/* Ops past done were never processed (the submit failed). */
+		if (i >= done)
 			s->rep->ops_failed++;
-		} else switch (b->ops[i].opcode) {
+		switch (i < done ? b->ops[i].opcode : TIMERRING_OP_LAST) {
 		case TIMERRING_OP_MODIFY:	/* idle timer */
 		case TIMERRING_OP_ARM:		/* retransmit timer */
 			if (r < 0) {
