@@ -77,11 +77,13 @@ if [ -e /dev/timerring ]; then
 	result 77 "status --json reports loaded=false"
 	result 77 "hello skips without the module"
 	result 77 "udp_test skips without the module"
+	result 77 "udp_uring_test skips without the module"
 else
 	run "status explains a missing module" 1 'module is not loaded' "$ctl" status
 	run "status --json reports loaded=false" 1 '"loaded":false' "$ctl" --json status
 	run "hello skips without the module" 4 '^1\.\.0 # SKIP' "$here/examples/hello"
 	run "udp_test skips without the module" 4 '^1\.\.0 # SKIP' "$here/examples/udp_test"
+	run "udp_uring_test skips without the module" 4 '^1\.\.0 # SKIP' "$here/examples/udp_uring_test"
 fi
 
 # Errors about debugfs and tracefs: whichever applies on this host, the

@@ -11,8 +11,8 @@
  * issue that would allocate goes to an io-wq worker, iou-wrk-*), rings
  * torn down with commands in flight, and multishot poll.
  *
- * The SQE is filled by hand: Debian 12's liburing (2.3) has no
- * io_uring_prep_cmd().
+ * The SQE is filled by timerring_prep_uring_cmd() (timerring_liburing.h):
+ * Debian 12's liburing (2.3) has no io_uring_prep_cmd().
  */
 #include <dirent.h>
 #include <poll.h>
@@ -24,16 +24,17 @@
 #include <liburing.h>
 #include "kselftest_harness.h"
 #include "common.h"
+#include "timerring_liburing.h"
 
 #define MAX_IDS		8192
 #define HOUR_NS		(3600 * NSEC_PER_SEC)
 #define SENTINEL	((__s32)0x5a5a5a5a)
 /* The batch as the command describes it: ops[nr], then results[nr]. */
-#define BATCH_BYTES(nr)	((size_t)(nr) * (sizeof(struct timerring_op) + 4))
+#define BATCH_BYTES(nr)	timerring_uring_batch_size(nr)
 
 static __s32 *batch_results(void *batch, unsigned int nr)
 {
-	return (__s32 *)((char *)batch + nr * sizeof(struct timerring_op));
+	return timerring_uring_results(batch, nr);
 }
 
 /* The next SQE; the tests never fill the SQ ring. */
@@ -50,15 +51,7 @@ static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 static void prep_ucmd(struct io_uring_sqe *sqe, int fd, const void *addr,
 		      unsigned int nr, unsigned int flags)
 {
-	struct timerring_uring_cmd *c = (void *)sqe->cmd;
-
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fd;
-	sqe->cmd_op = TIMERRING_URING_CMD_SUBMIT;
-	c->addr = (__u64)(uintptr_t)addr;
-	c->nr = nr;
-	c->flags = flags;
+	timerring_prep_uring_cmd(sqe, fd, addr, nr, flags);
 }
 
 /* Wait for one CQE; its res, or -ETIME / the wait's error as -EPROTO. */
