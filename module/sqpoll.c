@@ -58,7 +58,7 @@ int tr_sqpoll_check(struct timerring_params *p, size_t usize)
 	if (usize < TIMERRING_PARAMS_SIZE_VER1)
 		return -EINVAL;
 	if (!p->sq_entries)
-		p->sq_entries = p->cq_entries;
+		p->sq_entries = min(p->cq_entries, TIMERRING_SQ_ENTRIES_MAX);
 	if (p->sq_entries < TIMERRING_SQ_ENTRIES_MIN ||
 	    p->sq_entries > TIMERRING_SQ_ENTRIES_MAX) {
 		if (!clamp)

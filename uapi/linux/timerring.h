@@ -388,9 +388,10 @@ struct timerring_uring_cmd {
  * The submission ring (TIMERRING_SETUP_SQ). SETUP then adds an SQ ring of
  * sq_entries ops to the mapping, after the CQ ring, at the offsets in
  * sq_off, and reports TIMERRING_FEAT_SQ; mmap_size covers both rings.
- * sq_entries 0 means cq_entries; it is rounded up to a power of two, and
- * below TIMERRING_SQ_ENTRIES_MIN or above TIMERRING_SQ_ENTRIES_MAX fails
- * with EINVAL (or is clamped, with TIMERRING_SETUP_CLAMP). sq_idle_ms 0
+ * sq_entries 0 means cq_entries, at most TIMERRING_SQ_ENTRIES_MAX; it is
+ * rounded up to a power of two, and below TIMERRING_SQ_ENTRIES_MIN or
+ * above TIMERRING_SQ_ENTRIES_MAX fails with EINVAL (or is clamped, with
+ * TIMERRING_SETUP_CLAMP). sq_idle_ms 0
  * means TIMERRING_SQ_IDLE_MS_DEFAULT; above TIMERRING_SQ_IDLE_MS_MAX,
  * EINVAL. The ring costs 32 bytes an entry, charged like the CQ ring.
  *
@@ -402,7 +403,9 @@ struct timerring_uring_cmd {
  * once, into its own memory, before it checks it; it keeps its own head,
  * mask and size and never reads them back; a tail more than ring_entries
  * ahead of its head counts as exactly ring_entries ops (whatever they
- * hold). A scribbled ring can only fail its own ops.
+ * hold). A scribbled ring can only fail its own ops. The ring has one
+ * producer: threads or processes (after fork()) that share it must take
+ * turns. Ops still in the ring when the instance goes are not applied.
  *
  * Who consumes it:
  *  - the doorbell: TIMERRING_IOC_SQ_ENTER, or IORING_OP_URING_CMD with
