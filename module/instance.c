@@ -15,7 +15,8 @@
  * in one go, so a per-instance budget alone does not bound it: 200
  * instances with 2000 timers due at the same instant made one soft-IRQ of
  * 45-227 ms under TCG. So each pass in soft-IRQ handles at most
- * TR_SOFTIRQ_PASS_BUDGET (256) entries, and all instances of a CPU share
+ * TR_SOFTIRQ_PASS_BUDGET (256) entries, after at most 256 ops of the SQ
+ * ring (one step of sqpoll.c's consumer), and all instances of a CPU share
  * TR_SOFTIRQ_NS (200 us) of pass time per jiffy; once that is spent, a
  * callback only puts its instance on the CPU's deferred list (a bit and
  * an llist_add()), and a per-CPU work item hands the list to the

@@ -492,4 +492,6 @@ void tr_sqpoll_stats(struct tr_instance *inst, struct timerring_stats *s)
 	s->sq_failed_total = sp->failed_total;
 	s->sq_enter_total = sp->enter_total;
 	s->sq_pass_total = sp->pass_total;
+	s->mem_bytes += sizeof(*sp) + sizeof(*sp->buf) +
+			TR_BATCH_CHUNK * sizeof(*sp->raw);
 }

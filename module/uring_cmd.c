@@ -259,6 +259,8 @@ static int tr_ucmd_sq_enter(struct io_uring_cmd *ioucmd,
 		     TR_UCMD_AREA;
 	unsigned int i;
 
+	if (ioucmd->flags & IORING_URING_CMD_FIXED)
+		return -EINVAL;
 	if (!(ioucmd->flags & TR_UCMD_F_SAVED))
 		for (i = 0; i < len / 8; i++)
 			if (READ_ONCE(area[i]))

@@ -409,14 +409,16 @@ struct timerring_uring_cmd {
  *
  * Who consumes it:
  *  - the doorbell: TIMERRING_IOC_SQ_ENTER, or IORING_OP_URING_CMD with
- *    cmd_op TIMERRING_URING_CMD_SQ_ENTER (its sqe->cmd must be zero, else
- *    EINVAL). When it returns, every op published before it was applied,
+ *    cmd_op TIMERRING_URING_CMD_SQ_ENTER (its sqe->cmd must be zero and
+ *    uring_cmd_flags 0, else EINVAL; in a CQE32 ring big_cqe[0] is 0).
+ *    When it returns, every op published before it was applied,
  *    up to one ring's worth (unless the CQ ring is full, below); it
  *    returns how many it applied itself (the ioctl's return value, the
  *    CQE's res), which may be fewer: a polling pass (below) may apply
  *    some meanwhile. Errors: EINVAL (the instance not set up, or set up
  *    without an SQ ring), EINTR (a fatal signal while another call of
- *    the instance holds it; then nothing was consumed). From io_uring's
+ *    the instance holds it; then nothing was consumed; a fatal signal
+ *    later ends it early, between steps). From io_uring's
  *    inline issue (IO_URING_F_NONBLOCK) it never sleeps: if an op it
  *    cannot apply there (below) comes first, io_uring issues it again
  *    from its worker threads; if it comes later, it and the ops after it
@@ -428,7 +430,8 @@ struct timerring_uring_cmd {
  * without a syscall. After an op is consumed, passes keep coming at least
  * once every poll period, max(resolution_ns, TIMERRING_SQ_POLL_NS_MIN),
  * due timers or not, for sq_idle_ms. Then the kernel sets
- * TIMERRING_SQ_NEED_WAKEUP in the SQ ring's flags and stops polling: ops
+ * TIMERRING_SQ_NEED_WAKEUP in the SQ ring's flags (it is set from SETUP
+ * until the first op is consumed) and stops polling: ops
  * published while it is set wait for the next due timer, or for a
  * doorbell. Consuming an op clears it. The handshake is that of
  * io_uring's SQPOLL: publish tail, a full barrier, read flags, and ring
@@ -444,6 +447,8 @@ struct timerring_uring_cmd {
  *    published, and up to a poll period later than that. For an exact
  *    time use TIMERRING_OPF_ABS, which is on the instance clock as seen
  *    from the time namespace of the task that called SETUP;
+ *  - they count in STATS as SUBMIT's ops do (armed_total, ops_failed,
+ *    ...), and in sq_ops_total, not in batches;
  *  - an op that succeeds posts nothing: ARM's generation is not
  *    returned (put a sequence number of your own in user_data to tell a
  *    stale expiration);
