@@ -410,7 +410,9 @@ struct timerring_uring_cmd {
  * Who consumes it:
  *  - the doorbell: TIMERRING_IOC_SQ_ENTER, or IORING_OP_URING_CMD with
  *    cmd_op TIMERRING_URING_CMD_SQ_ENTER (its sqe->cmd must be zero and
- *    uring_cmd_flags 0, else EINVAL; in a CQE32 ring big_cqe[0] is 0).
+ *    uring_cmd_flags 0, else EINVAL, or EFAULT from io_uring itself for a
+ *    buf_index with no registered buffer; in a CQE32 ring big_cqe[0] is
+ *    0).
  *    When it returns, every op published before it was applied,
  *    up to one ring's worth (unless the CQ ring is full, below); it
  *    returns how many it applied itself (the ioctl's return value, the
