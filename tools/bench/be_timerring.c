@@ -42,6 +42,7 @@ struct trb {
 	struct io_uring ring;		/* uring_cmd */
 	bool ring_up;
 	unsigned int stale;		/* expirations of an older arm */
+	unsigned int stalls;		/* SQ head stuck without NEED_WAKEUP */
 	unsigned long long sq_failed;	/* SQ error CQEs already counted */
 	unsigned long long sq_enters;	/* doorbells already reported */
 };
@@ -159,11 +160,14 @@ static void sq_drain(struct trb *t)
 /*
  * Until the kernel consumed every op published: spin on head, ringing the
  * doorbell only when the kernel stopped polling. A full CQ ring would hold
- * the SQ ring back: make room.
+ * the SQ ring back: make room. A head that does not move for 5 s with
+ * NEED_WAKEUP clear breaks the ring's promise: logged, counted ("stalls")
+ * and rung.
  */
 static void sq_wait(struct trb *t)
 {
-	unsigned int spins = 0;
+	unsigned int spins = 0, head = *t->tr.sq.khead, h;
+	int64_t since = 0;
 
 	while (timerring_sq_flush(&t->tr)) {
 		if (timerring_sq_needs_enter(&t->tr)) {
@@ -171,10 +175,25 @@ static void sq_wait(struct trb *t)
 				die("timerring SQ enter: %m");
 			continue;
 		}
-		if (++spins % 4096 == 0 &&
-		    timerring_cq_ready(&t->tr) >= t->tr.cq.ring_entries)
-			sq_drain(t);
 		cpu_relax();
+		if (++spins % 4096)
+			continue;
+		if (timerring_cq_ready(&t->tr) >= t->tr.cq.ring_entries)
+			sq_drain(t);
+		h = timerring_load_acquire(t->tr.sq.khead);
+		if (h != head || !since) {
+			head = h;
+			since = now_ns();
+		} else if (now_ns() - since > 5 * NSEC) {
+			log_msg("%s: SQ head stuck at %u, tail %u, flags %#x, "
+				"CQ ready %u: doorbell", t->x.be->name, h,
+				t->tr.sq.tail, *t->tr.sq.kflags,
+				timerring_cq_ready(&t->tr));
+			t->stalls++;
+			if (timerring_sq_enter(&t->tr) < 0)
+				die("timerring SQ enter: %m");
+			since = 0;
+		}
 	}
 }
 
@@ -374,6 +393,7 @@ void trb_rec_extra(struct bctx *x, const char *wl)
 		rec_num("impl", st.impl);	/* TIMERRING_IMPL_* in use */
 	}
 	if (t->sq && strcmp(wl, "impl")) {
+		rec_num("stalls", t->stalls);
 		rec_num("doorbells", st.sq_enter_total - t->sq_enters);
 		t->sq_enters = st.sq_enter_total;
 	}

@@ -279,18 +279,18 @@ int main(int argc, char **argv)
 	/* Then each workload, the systems one after the other. */
 	for (i = 0; i < 3; i++) {
 		static const char *const wl[] = { "herd", "spread", "conn" };
-		static const char *const what[] = { "herd + memory", "spread",
-						    "connection mix" };
 		static const int order[] = { SYS_TR, SYS_UCMD, SYS_SQ,
 					     SYS_SQPOLL, SYS_UR };
 		unsigned int need = i < 2 ? BE_EXPIRY : BE_CONN;
 
 		if (!want(wl[i]))
 			continue;
-		if (i == 1)
+		if (i == 0)
+			log_msg("herd + memory");
+		else if (i == 1)
 			log_msg("spread over %g s", cfg.spread_s);
 		else
-			log_msg("%s", what[i]);
+			log_msg("connection mix");
 		for (k = 0; k < sizeof(order) / sizeof(order[0]); k++)
 			if (avail[order[k]] && (backends[order[k]].flags & need))
 				run_expiry(order[k], wl[i]);
