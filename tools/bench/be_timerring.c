@@ -373,6 +373,31 @@ double trb_mem_bytes(struct bctx *x)
 }
 
 /*
+ * The error CQEs of the SQ ring waiting in the CQ ring (nothing else is
+ * there while ops are measured): the most common errno and its count.
+ */
+static void sq_rec_errors(struct trb *t)
+{
+	unsigned int cnt[256] = { 0 }, head, seen = 0, e, best = 0;
+	struct io_uring_cqe *cqe;
+
+	timerring_for_each_cqe(&t->tr, head, cqe) {
+		seen++;
+		if (!timerring_cqe_is_sq_err(cqe) || cqe->res >= 0)
+			continue;
+		e = -cqe->res < 256 ? -cqe->res : 255;
+		cnt[e]++;
+		if (cnt[e] > cnt[best])
+			best = e;
+	}
+	timerring_cq_advance(&t->tr, seen);
+	if (cnt[best]) {
+		rec_num("sq_err_errno", best);
+		rec_num("sq_err_count", cnt[best]);
+	}
+}
+
+/*
  * Keys of the timerring records: the herd's stale CQEs and overflow
  * counters, the spread's resolution, the batch kernel after an arm pass;
  * through the SQ ring, the doorbells since the previous record.
@@ -393,6 +418,7 @@ void trb_rec_extra(struct bctx *x, const char *wl)
 		rec_num("impl", st.impl);	/* TIMERRING_IMPL_* in use */
 	}
 	if (t->sq && strcmp(wl, "impl")) {
+		sq_rec_errors(t);
 		rec_num("stalls", t->stalls);
 		rec_num("doorbells", st.sq_enter_total - t->sq_enters);
 		t->sq_enters = st.sq_enter_total;

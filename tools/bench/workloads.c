@@ -171,7 +171,7 @@ static void cancel_batch(struct bctx *x, unsigned int b, unsigned int lo,
 	rec_begin(x->sys, name, b);
 	rec_num("ops", m);
 	rec_num("live", live);
-	rec_num("ns_per_op", ns[3]);
+	rec_num("ns_per_op", (double)ns[3] / m);
 	rec_errors(x);
 	rec_end();
 	x->errors = saved;
