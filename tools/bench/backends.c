@@ -16,10 +16,17 @@
 	.count_errors = trb_count_errors,		\
 	.mem_bytes = trb_mem_bytes
 
+/* The order in which the systems run, one after the other or interleaved. */
+const int sys_order[NSYS] = {
+	SYS_TR, SYS_TRWARM, SYS_UCMD, SYS_SQ, SYS_SQPOLL, SYS_SQCOLD,
+	SYS_UR, SYS_TFD,
+};
+
 const struct backend backends[NSYS] = {
 	[SYS_TR] = {
 		.name = "timerring",
-		.flags = BE_BATCHED | BE_TIMERRING | BE_EXPIRY | BE_CONN,
+		.flags = BE_BATCHED | BE_TIMERRING | BE_EXPIRY | BE_CONN |
+			 BE_TFDPAIR,
 		.open = trb_open_ioctl,
 		.submit = trb_submit_ioctl,
 		TIMERRING_COMMON,
@@ -33,17 +40,33 @@ const struct backend backends[NSYS] = {
 	},
 	[SYS_SQ] = {
 		.name = "timerring_sq",
-		.flags = BE_BATCHED | BE_TIMERRING | BE_CONN,
+		.flags = BE_BATCHED | BE_TIMERRING | BE_CONN |
+			 BE_TFDPAIR,
 		.open = trb_open_sq,
 		.submit = trb_submit_sq,
 		TIMERRING_COMMON,
 	},
 	[SYS_SQPOLL] = {
 		.name = "timerring_sqpoll",
-		.flags = BE_BATCHED | BE_TIMERRING | BE_CONN,
+		.flags = BE_BATCHED | BE_TIMERRING | BE_CONN |
+			 BE_TFDPAIR,
 		.open = trb_open_sq,
 		.submit = trb_submit_sqpoll,
 		.sync = trb_sync_sq,
+		TIMERRING_COMMON,
+	},
+	[SYS_TRWARM] = {
+		.name = "timerring_warm",
+		.flags = BE_BATCHED | BE_TIMERRING,
+		.open = trb_open_warm,
+		.submit = trb_submit_ioctl,
+		TIMERRING_COMMON,
+	},
+	[SYS_SQCOLD] = {
+		.name = "timerring_sq_cold",
+		.flags = BE_BATCHED | BE_TIMERRING,
+		.open = trb_open_sq_cold,
+		.submit = trb_submit_sq,
 		TIMERRING_COMMON,
 	},
 	[SYS_UR] = {

@@ -7,8 +7,9 @@
  *   uring_cmd	IORING_OP_URING_CMD (TIMERRING_URING_CMD_SUBMIT), the ops
  *		in a registered buffer, one io_uring_enter() per batch; a
  *		batch goes as commands of 256 ops, the most an inline issue
- *		applies (a longer one would go to an io-wq worker). The ring
- *		has 32-byte CQEs: big_cqe[0] is the failed count
+ *		applies (a longer one would go to an io-wq worker), linked
+ *		(IOSQE_IO_LINK) so that they apply in order. The ring has
+ *		32-byte CQEs: big_cqe[0] is the failed count
  *   sq		the SQ ring, and its doorbell (TIMERRING_IOC_SQ_ENTER) once
  *		per batch; submit returns once the kernel's head has caught
  *		up with the tail
@@ -121,7 +122,53 @@ struct bctx *trb_open_ucmd(int sys, unsigned int n, unsigned int bmax)
 	return &t->x;
 }
 
+/*
+ * Arm every id once and cancel them all, through the ioctl: the id table
+ * chunks and the wheel's ref pool the instance needs for n timers are
+ * then allocated (they stay until close), so that no op measured later
+ * allocates.
+ */
+static void trb_warm(struct trb *t)
+{
+	struct timerring_op *ops = xcalloc(1024, sizeof(*ops));
+	unsigned int i, j, n, done, failed;
+	int ret;
+
+	for (i = 0; i < t->x.n; i += n) {
+		n = t->x.n - i < 1024 ? t->x.n - i : 1024;
+		for (j = 0; j < n; j++)
+			timerring_op_arm(&ops[j], i + j, FAR_MIN_NS, 0, 0, 0);
+		ret = timerring_submit(&t->tr, ops, n, NULL, 0, &done, &failed);
+		if (ret < 0 || done != n || failed)
+			die("timerring warm-up arm: %d, %u of %u done, %u failed",
+			    ret, done, n, failed);
+	}
+	timerring_op_cancel_all(&ops[0]);
+	ret = timerring_submit(&t->tr, ops, 1, NULL, 0, &done, &failed);
+	if (ret < 0 || done != 1 || failed)
+		die("timerring warm-up cancel: %d", ret);
+	free(ops);
+}
+
+struct bctx *trb_open_warm(int sys, unsigned int n, unsigned int bmax)
+{
+	struct trb *t = trb_new(sys, n, bmax, false);
+
+	if (t)
+		trb_warm(t);
+	return t ? &t->x : NULL;
+}
+
 struct bctx *trb_open_sq(int sys, unsigned int n, unsigned int bmax)
+{
+	struct trb *t = trb_new(sys, n, bmax, true);
+
+	if (t)
+		trb_warm(t);
+	return t ? &t->x : NULL;
+}
+
+struct bctx *trb_open_sq_cold(int sys, unsigned int n, unsigned int bmax)
 {
 	struct trb *t = trb_new(sys, n, bmax, true);
 
@@ -271,6 +318,12 @@ void trb_submit_ucmd(struct bctx *x)
 		}
 		c->addr = (uintptr_t)&t->ops[i];
 		c->nr = nr;
+		/*
+		 * In order: a command that cannot be applied inline goes to
+		 * io-wq and would otherwise be overtaken by the next one.
+		 */
+		if (i + nr < t->nq)
+			sqe->flags |= IOSQE_IO_LINK;
 		nsqe++;
 	}
 	ret = io_uring_submit_and_wait(&t->ring, nsqe);

@@ -31,6 +31,8 @@ enum {
 	SYS_UCMD,	/* timerring, IORING_OP_URING_CMD */
 	SYS_SQ,		/* timerring SQ ring, a doorbell per batch */
 	SYS_SQPOLL,	/* timerring SQ ring, consumed by the kernel's polling */
+	SYS_TRWARM,	/* timerring, TIMERRING_IOC_SUBMIT, warmed instance */
+	SYS_SQCOLD,	/* timerring SQ ring, a doorbell per batch, not warmed */
 	NSYS
 };
 
@@ -115,11 +117,11 @@ void sum_print(const bool *avail);
 /* What a backend is, for the workloads. */
 #define BE_BATCHED	1U	/* records carry the batch size */
 #define BE_SAMPLED	2U	/* modify/cancel walk a list: sample them */
-#define BE_TIMERRING	4U	/* the timerring family: cancel_at_* rows,
-				   pairs with timerfd */
+#define BE_TIMERRING	4U	/* the timerring family: cancel_at_* rows */
 #define BE_CLOSE_ROW	8U	/* "close" record: the teardown cost */
 #define BE_EXPIRY	16U	/* runs herd, spread and memory */
 #define BE_CONN		32U	/* runs conn */
+#define BE_TFDPAIR	64U	/* its passes alternate with timerfd's */
 
 struct bctx {
 	const struct backend *be;
@@ -158,11 +160,14 @@ struct backend {
 	unsigned int (*conn_per)(unsigned int b);
 };
 extern const struct backend backends[NSYS];
+extern const int sys_order[NSYS];
 
 /* be_timerring.c */
 struct bctx *trb_open_ioctl(int sys, unsigned int n, unsigned int bmax);
 struct bctx *trb_open_ucmd(int sys, unsigned int n, unsigned int bmax);
+struct bctx *trb_open_warm(int sys, unsigned int n, unsigned int bmax);
 struct bctx *trb_open_sq(int sys, unsigned int n, unsigned int bmax);
+struct bctx *trb_open_sq_cold(int sys, unsigned int n, unsigned int bmax);
 void trb_close(struct bctx *x);
 void trb_arm(struct bctx *x, unsigned int id, int64_t exp, unsigned int bf);
 void trb_modify(struct bctx *x, unsigned int id, int64_t exp,

@@ -35,14 +35,17 @@ import sys
 import tempfile
 
 SYSTEMS = ("timerring", "io_uring", "timerfd", "timerring_uring_cmd",
-           "timerring_sq", "timerring_sqpoll")
+           "timerring_sq", "timerring_sqpoll", "timerring_warm",
+           "timerring_sq_cold")
 PEERS = ("io_uring", "timerfd")
 # The other ways into timerring (issue 13): URING_CMD, the SQ ring with a
-# doorbell per batch, the SQ ring consumed by the kernel's polling alone.
-# Their ratios are "WL@B:PEER/SYSTEM" = PEER cost / SYSTEM cost, PEER
-# "timerring" being the ioctl path.
-TR_PATHS = ("timerring_uring_cmd", "timerring_sq", "timerring_sqpoll")
-PATH_PEERS = ("io_uring", "timerfd", "timerring")
+# doorbell per batch, the SQ ring consumed by the kernel's polling alone
+# (both on warmed instances: every id armed and cancelled once before),
+# and the ioctl on a warmed instance. Their ratios are "WL@B:PEER/SYSTEM" =
+# PEER cost / SYSTEM cost, PEER "timerring" being the ioctl path.
+TR_PATHS = ("timerring_uring_cmd", "timerring_sq", "timerring_sqpoll",
+            "timerring_warm", "timerring_sq_cold")
+PATH_PEERS = ("io_uring", "timerfd", "timerring", "timerring_warm")
 OPS = ("arm", "modify", "cancel")
 # The system timerring grew from (issue 6): ns per op by batch size.
 LEGACY = {256: 284, 1024: 219, 4096: 229, 8192: 245}
@@ -177,10 +180,15 @@ def ratios(doc):
         for b in batches:
             for op in OPS:
                 for p in PATH_PEERS:
+                    if p == s or (p == "timerring_warm" and
+                                  s not in ("timerring_sq", "timerring_sqpoll")):
+                        continue
                     r = div(path_peer(doc, op, b, p, s), path_val(doc, op, b, p, s))
                     if r is not None:
                         out["%s@%d:%s/%s" % (op, b, p, s)] = r
         for p in PATH_PEERS:
+            if p == s:
+                continue
             r = div(val(doc, p, "conn", "ns_per_event", cb),
                     val(doc, s, "conn", "ns_per_event", cb))
             if r is not None:
@@ -202,8 +210,8 @@ def path_peer(doc, op, b, peer, s):
     cb = doc.get("config", {}).get("conn_batch", 1024)
     if peer == "timerfd":
         return val(doc, "timerfd", op, "ns_per_op", 0) if b == cb else None
-    if peer == "timerring" and op == "cancel":
-        return val(doc, "timerring", "cancel", "ns_per_op", b)
+    if peer.startswith("timerring") and op == "cancel":
+        return val(doc, peer, "cancel", "ns_per_op", b)
     return val(doc, peer, op, "ns_per_op", b)
 
 
@@ -425,6 +433,9 @@ def path_tables(doc):
     cfg = doc.get("config", {})
     paths = [s for s in ("timerring",) + TR_PATHS
              if one(doc, s, "arm") is not None]
+    short = {"timerring": "ioctl", "timerring_warm": "ioctl, warm",
+             "timerring_uring_cmd": "uring_cmd", "timerring_sq": "sq",
+             "timerring_sqpoll": "sqpoll", "timerring_sq_cold": "sq, cold"}
     if len(paths) < 2:
         return []
     cb = cfg.get("conn_batch", 1024)
@@ -435,10 +446,14 @@ def path_tables(doc):
          "io_uring_enter() per batch; sq = the SQ ring and one "
          "TIMERRING_IOC_SQ_ENTER per batch; sqpoll = the SQ ring with no "
          "syscall, consumed by the kernel's polling passes; the time runs "
-         "until the kernel's head caught up with the tail)", ""]
+         "until the kernel's head caught up with the tail. sq and sqpoll "
+         "run on warmed instances (every id armed and cancelled once "
+         "through the ioctl before: id table and ref pool allocated), as "
+         "does the 'ioctl, warm' column; 'sq, cold' is the SQ ring on a "
+         "fresh instance)", ""]
     for op in OPS:
         L.append("| %s: batch | %s | io_uring ÷ sq | io_uring ÷ sqpoll | "
-                 "ioctl ÷ uring_cmd |" % (op, " | ".join(paths)))
+                 "ioctl ÷ uring_cmd |" % (op, " | ".join(short.get(s, s) for s in paths)))
         L.append("|---:|" + "---:|" * (len(paths) + 3))
         for b in cfg.get("batches", []):
             v = {s: val(doc, s, op, "ns_per_op", b) for s in paths}
@@ -449,6 +464,18 @@ def path_tables(doc):
                 fmt_ratio(div(ur, v.get("timerring_sqpoll"))),
                 fmt_ratio(div(v.get("timerring"), v.get("timerring_uring_cmd")))))
         L.append("")
+        bad = []
+        for b in cfg.get("batches", []):
+            for s in paths:
+                r = one(doc, s, op, b) or {}
+                if r.get("failed"):
+                    bad.append("%s at %d: %s failed%s" % (
+                        short.get(s, s), b, fmt(r["failed"]),
+                        " (errno %d)" % r["sq_err_errno"] if "sq_err_errno" in r else ""))
+        if bad:
+            L.append("**Failed ops** (the figure is not that of applied ops): " +
+                     "; ".join(bad) + ".")
+            L.append("")
     pv = ["%s %s" % (s, fmt(val(doc, s, "arm_tfdpair", "ns_per_op", cb)))
           for s in paths if val(doc, s, "arm_tfdpair", "ns_per_op", cb)]
     if pv:

@@ -241,16 +241,16 @@ static void pass(struct lane *l, unsigned int nl, int kind,
  */
 void run_ops(unsigned int b, const bool *avail)
 {
-	static const int order[] = { SYS_TR, SYS_UCMD, SYS_SQ, SYS_SQPOLL,
-				     SYS_UR };
 	struct lane l[NSYS];
 	unsigned int nl = 0, i;
 
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (!avail[order[i]])
+	for (i = 0; i < NSYS; i++) {
+		int sys = sys_order[i];
+
+		if (!avail[sys] || !(backends[sys].flags & BE_BATCHED))
 			continue;
 		memset(&l[nl], 0, sizeof(l[nl]));
-		l[nl].x = be_open(order[i], N, b);
+		l[nl].x = be_open(sys, N, b);
 		l[nl].b = b;
 		l[nl].suffix = "";
 		nl++;
@@ -448,7 +448,7 @@ static void kernel_log_rec(int sys, const char *name, unsigned int b, int kc)
 
 /*
  * timerfd: one set of fds for all its workloads. Its arm / modify / cancel
- * passes alternate in 16 slices with those of the timerring systems at
+ * passes alternate in 16 slices with those of the BE_TFDPAIR systems at
  * batch cfg.conn_batch (records "*_tfdpair"), so that each pair sees the
  * same noise.
  */
@@ -469,9 +469,11 @@ void run_timerfd(const bool *avail)
 		l[nl].b = b;
 		l[nl++].suffix = "";
 		for (i = 0; i < NSYS; i++) {
-			if (!avail[i] || !(backends[i].flags & BE_TIMERRING))
+			int sys = sys_order[i];
+
+			if (!avail[sys] || !(backends[sys].flags & BE_TFDPAIR))
 				continue;
-			l[nl].x = be_open(i, N, b);
+			l[nl].x = be_open(sys, N, b);
 			l[nl].b = b;
 			l[nl++].suffix = "_tfdpair";
 		}
