@@ -843,8 +843,10 @@ def cmd_baseline(a):
         sys.stdout.write("\n")
         return 0
     out = {"comment": "Ratios peer cost / timerring cost of make bench-vm runs "
-                      "(bigger is better for timerring; the smallest of the runs "
-                      "given); make bench-check flags a ratio below baseline * "
+                      "(bigger is better for timerring; WL@B:PEER/SYSTEM is "
+                      "PEER's cost / that of SYSTEM, another way into "
+                      "timerring, PEER timerring being the ioctl; the smallest "
+                      "of the runs given); make bench-check flags a ratio below baseline * "
                       "(1 - tolerance). Regenerate with tools/bench/report.py "
                       "baseline RUN.json [RUN2.json...] > tools/bench/baseline.json.",
            "source": [{"date": d.get("date"), "kernel": d.get("kernel"),
