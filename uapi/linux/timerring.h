@@ -366,9 +366,16 @@ struct timerring_submit {
  * CANCEL_ALL, the instance's submit lock is free, its ops are in memory
  * and its results in anonymous memory mapped writable (or both are in a
  * registered buffer), and no id table chunk, interval array or wheel page
- * has to be allocated for it. Otherwise nothing is
- * applied and io_uring runs it from one of its worker threads (io-wq),
- * where it may sleep like SUBMIT. Either way the CQE is the same.
+ * has to be allocated for it. Otherwise nothing is applied inline: a
+ * command of at most 256 ops then runs from the submitting task's task
+ * work, as it returns from io_uring_enter() (or, with
+ * IORING_SETUP_DEFER_TASKRUN, as it next waits for completions), and a
+ * bigger one from one of io_uring's worker threads (io-wq); either may
+ * sleep like SUBMIT. Either way the CQE is the same; one whose task is
+ * exiting gets res -ECANCELED. As with any io_uring requests, commands
+ * of one submission are applied in order only if they are linked
+ * (IOSQE_IO_LINK): one that cannot run inline is overtaken by those that
+ * can.
  * IORING_SETUP_IOPOLL rings are not supported (EOPNOTSUPP, from io_uring).
  */
 struct timerring_uring_cmd {
@@ -422,9 +429,10 @@ struct timerring_uring_cmd {
  *    the instance holds it; then nothing was consumed; a fatal signal
  *    later ends it early, between steps). From io_uring's
  *    inline issue (IO_URING_F_NONBLOCK) it never sleeps: if an op it
- *    cannot apply there (below) comes first, io_uring issues it again
- *    from its worker threads; if it comes later, it and the ops after it
- *    are left to the instance's work item and not counted in res.
+ *    cannot apply there (below) comes first, the doorbell runs again from
+ *    the submitting task's task work (as a URING_CMD batch does); if it
+ *    comes later, it and the ops after it are left to the instance's
+ *    work item and not counted in res.
  *  - every expiry pass of the instance (the hrtimer's soft-IRQ, or the
  *    work item it continues in), which consumes the ops published before
  *    it expires anything.
