@@ -71,13 +71,6 @@ t $? "trace on" "$tmp/trace"
 t $? "hello passes while traced" "$tmp/hello"
 "$ctl" trace off >"$tmp/trace" 2>&1
 t $? "trace off" "$tmp/trace"
-ev=/sys/kernel/tracing/events/timerring
-[ -d "$ev" ] || ev=/sys/kernel/debug/tracing/events/timerring
-"$ctl" trace on sq >"$tmp/trace_sq" 2>&1 &&
-	[ "$(cat "$ev/timerring_sq/enable")" = 1 ] &&
-	"$ctl" trace off >>"$tmp/trace_sq" 2>&1 &&
-	[ "$(cat "$ev/timerring_sq/enable")" = 0 ]
-t $? "trace on sq enables the submission ring's event" "$tmp/trace_sq"
 "$ctl" trace show 1000 >"$tmp/show" 2>&1
 for ev in setup submit op expire wakeup teardown; do
 	grep -q " timerring_$ev: inst=" "$tmp/show"
@@ -88,6 +81,14 @@ t $? "trace show has the 4 expirations of hello" "$tmp/show"
 "$ctl" trace show 3 | grep -c ' timerring_' >"$tmp/count"
 [ "$(cat "$tmp/count")" = 3 ]
 t $? "trace show 3 prints 3 records" "$tmp/count"
+# after the records of hello were read: trace on clears the buffer
+ev=/sys/kernel/tracing/events/timerring
+[ -d "$ev" ] || ev=/sys/kernel/debug/tracing/events/timerring
+"$ctl" trace on sq >"$tmp/trace_sq" 2>&1 &&
+	[ "$(cat "$ev/timerring_sq/enable")" = 1 ] &&
+	"$ctl" trace off >>"$tmp/trace_sq" 2>&1 &&
+	[ "$(cat "$ev/timerring_sq/enable")" = 0 ]
+t $? "trace on sq enables the submission ring's event" "$tmp/trace_sq"
 
 "$ctl" hist >"$tmp/hist" 2>&1 &&
 	grep -Eq '^expiration lateness, all instances \([1-9][0-9]* expirations\)' "$tmp/hist" &&
