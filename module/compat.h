@@ -96,6 +96,25 @@ static inline void tr_uring_cmd_done(struct io_uring_cmd *ioucmd, ssize_t ret,
 }
 
 /*
+ * Define @name, a callback of io_uring_cmd_complete_in_task() (the
+ * submitter's task work) that calls @fn(ioucmd, issue_flags). 6.1.0's
+ * callback had no issue_flags; Debian's 6.1 and 6.12 have them.
+ */
+#ifdef TR_HAVE_IO_URING_CMD_DONE_NOFLAGS
+#define TR_UCMD_TASK_WORK(name, fn)					\
+	static void name(struct io_uring_cmd *ioucmd)			\
+	{								\
+		fn(ioucmd, 0);						\
+	}
+#else
+#define TR_UCMD_TASK_WORK(name, fn)					\
+	static void name(struct io_uring_cmd *ioucmd, unsigned int f)	\
+	{								\
+		fn(ioucmd, f);						\
+	}
+#endif
+
+/*
  * A bit of io_uring_cmd.flags that says the driver saved its copy of the
  * command in the pdu (uring_cmd.c). io_uring sets the flags from the
  * SQE's uring_cmd_flags at every prep and refuses bits outside

@@ -202,6 +202,7 @@ struct tr_core {
 	struct tr_blk **blk_page;	/* [blk_pages_max], NULL until used */
 	u32 blk_spare_nr;
 	void *blk_spare[TR_POOL_SPARE_MAX];	/* set aside, not installed */
+	u32 refs_held;			/* room kept for those ops (table.c) */
 
 	/*
 	 * Batch kernels of the drain (set by the caller; scalar after

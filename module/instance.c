@@ -15,7 +15,8 @@
  * in one go, so a per-instance budget alone does not bound it: 200
  * instances with 2000 timers due at the same instant made one soft-IRQ of
  * 45-227 ms under TCG. So each pass in soft-IRQ handles at most
- * TR_SOFTIRQ_PASS_BUDGET (256) entries, and all instances of a CPU share
+ * TR_SOFTIRQ_PASS_BUDGET (256) entries, after at most 256 ops of the SQ
+ * ring (one step of sqpoll.c's consumer), and all instances of a CPU share
  * TR_SOFTIRQ_NS (200 us) of pass time per jiffy; once that is spent, a
  * callback only puts its instance on the CPU's deferred list (a bit and
  * an llist_add()), and a per-CPU work item hands the list to the
@@ -478,7 +479,10 @@ void tr_drop_fresh(struct tr_instance *inst, u32 id, u8 fresh)
  * Set aside the pool pages that @n ops adding a ref each may need
  * (table.c): the ops that find the pool short install them. Returns 0, or
  * what allocating failed with: the ops that then find no room fail with
- * it. With @nowait, -EAGAIN if a page would have to be allocated.
+ * it. With @nowait, -EAGAIN if a page would have to be allocated. Until
+ * tr_pool_settle(), the room of those @n refs is held for them
+ * (tr_core.refs_held): the SQ ring's consumer, which may run between
+ * this and the ops, does not take it.
  */
 int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait)
 {
@@ -490,6 +494,9 @@ int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait)
 	spin_lock_bh(&inst->lock);
 	want = min_t(u32, tr_pool_want(c, n),
 		     TR_POOL_SPARE_MAX - c->blk_spare_nr);
+	/* the SQ ring's consumer leaves the room to them until settled */
+	if (!want || !nowait)
+		c->refs_held = n;
 	spin_unlock_bh(&inst->lock);
 	if (want && nowait)
 		return -EAGAIN;
@@ -528,6 +535,7 @@ u32 tr_pool_settle(struct tr_instance *inst, bool keep, void **pages)
 	u32 n = 0;
 	void *pg;
 
+	c->refs_held = 0;
 	while ((pg = tr_pool_spare_take(c))) {
 		if (keep)
 			tr_pool_install(c, pg);

@@ -116,7 +116,8 @@ void tr_sq_set_wakeup(struct tr_sq *sq, bool need)
  * clamped) can be applied in order without allocating: up to the first
  * valid ARM or MODIFY whose id has no table chunk, or no interval array
  * for a periodic one, or that the ref pool would have no room for (each
- * counted as adding a ref), or the first valid CANCEL_ALL.
+ * counted as adding a ref, after the room held for a chunk of ops of
+ * another path: refs_held), or the first valid CANCEL_ALL.
  */
 u32 tr_sq_applicable(const struct tr_core *c, const struct timerring_op *ops,
 		     const struct tr_prep_out *out, u32 n)
@@ -132,7 +133,7 @@ u32 tr_sq_applicable(const struct tr_core *c, const struct timerring_op *ops,
 		if (op->opcode == TIMERRING_OP_CANCEL_ALL)
 			break;
 		if (!c->chunk[ci] || (out->ival[i] && !c->ival[ci]) ||
-		    !tr_pool_room(c, ++refs))
+		    !tr_pool_room(c, c->refs_held + ++refs))
 			break;
 	}
 	return i;

@@ -58,7 +58,7 @@ int tr_sqpoll_check(struct timerring_params *p, size_t usize)
 	if (usize < TIMERRING_PARAMS_SIZE_VER1)
 		return -EINVAL;
 	if (!p->sq_entries)
-		p->sq_entries = p->cq_entries;
+		p->sq_entries = min(p->cq_entries, TIMERRING_SQ_ENTRIES_MAX);
 	if (p->sq_entries < TIMERRING_SQ_ENTRIES_MIN ||
 	    p->sq_entries > TIMERRING_SQ_ENTRIES_MAX) {
 		if (!clamp)
@@ -462,6 +462,9 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 		if (blocked && nonblock) {
 			/* io-wq retries it blocking, if it got nowhere */
 			if (!total) {
+				spin_lock_bh(&inst->lock);
+				sp->enter_total--;
+				spin_unlock_bh(&inst->lock);
 				mutex_unlock(&inst->submit_mutex);
 				return -EAGAIN;
 			}
@@ -489,4 +492,6 @@ void tr_sqpoll_stats(struct tr_instance *inst, struct timerring_stats *s)
 	s->sq_failed_total = sp->failed_total;
 	s->sq_enter_total = sp->enter_total;
 	s->sq_pass_total = sp->pass_total;
+	s->mem_bytes += sizeof(*sp) + sizeof(*sp->buf) +
+			TR_BATCH_CHUNK * sizeof(*sp->raw);
 }

@@ -96,6 +96,10 @@ static void tr_stats_add(struct timerring_stats *sum,
 	sum->cascades += s->cascades;
 	sum->wakeups += s->wakeups;
 	sum->mem_bytes += s->mem_bytes;
+	sum->sq_ops_total += s->sq_ops_total;
+	sum->sq_failed_total += s->sq_failed_total;
+	sum->sq_enter_total += s->sq_enter_total;
+	sum->sq_pass_total += s->sq_pass_total;
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
 		sum->lateness_hist[i] += s->lateness_hist[i];
 }
@@ -154,6 +158,10 @@ static int tr_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "cascades %llu\n", sum.cascades);
 	seq_printf(m, "wakeups %llu\n", sum.wakeups);
 	seq_printf(m, "mem_bytes %llu\n", sum.mem_bytes);
+	seq_printf(m, "sq_ops_total %llu\n", sum.sq_ops_total);
+	seq_printf(m, "sq_failed_total %llu\n", sum.sq_failed_total);
+	seq_printf(m, "sq_enter_total %llu\n", sum.sq_enter_total);
+	seq_printf(m, "sq_pass_total %llu\n", sum.sq_pass_total);
 	seq_printf(m, "impl %s\n", tr_impl_name(tr_impl_active()));
 	seq_printf(m, "drain_impl %s\n", tr_impl_name(tr_drain_impl_active()));
 	seq_puts(m, "lateness_us_log2");

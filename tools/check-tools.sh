@@ -77,11 +77,13 @@ if [ -e /dev/timerring ]; then
 	result 77 "status --json reports loaded=false"
 	result 77 "hello skips without the module"
 	result 77 "udp_test skips without the module"
+	result 77 "udp_uring_test skips without the module"
 else
 	run "status explains a missing module" 1 'module is not loaded' "$ctl" status
 	run "status --json reports loaded=false" 1 '"loaded":false' "$ctl" --json status
 	run "hello skips without the module" 4 '^1\.\.0 # SKIP' "$here/examples/hello"
 	run "udp_test skips without the module" 4 '^1\.\.0 # SKIP' "$here/examples/udp_test"
+	run "udp_uring_test skips without the module" 4 '^1\.\.0 # SKIP' "$here/examples/udp_uring_test"
 fi
 
 # Errors about debugfs and tracefs: whichever applies on this host, the
@@ -112,6 +114,10 @@ cascades 77
 wakeups 4000
 mem_bytes 3145728
 chunks 12
+sq_ops_total 5000
+sq_failed_total 7
+sq_enter_total 3
+sq_pass_total 450
 impl scalar
 drain_impl avx2
 lateness_us_log2 0 0 0 5 20 300 9000 8000 1200 200 40 1 0 0 0 0 0 0 0 0 0 0 0 0
@@ -134,6 +140,9 @@ run "hist --json is valid JSON" 0 '^ok 18766$' sh -c \
 run "top --json -n 2 prints two JSON objects" 0 '^2 1234$' sh -c \
 	"'$ctl' --json top -n 2 -d 0.1 | python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; print(len(l), l[-1][\"armed_now\"])'"
 run "top -n 1 shows the counters" 0 'armed now +1234' "$ctl" top -n 1 -d 0.1
+run "top -n 1 shows the submission ring's counters" 0 'sq doorbells/s +[0-9.]+ +3$' "$ctl" top -n 1 -d 0.1
+run "top --json has the submission ring's rates" 0 '^ok$' sh -c \
+	"'$ctl' --json top -n 1 -d 0.1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(\"ok\" if all(d[\"sq_%s_total_per_s\" % k] == 0 for k in (\"ops\", \"failed\", \"enter\", \"pass\")) else d)'"
 run "trace show N keeps the last N timerring records" 0 '^ +hello-120 .*op=arm' "$ctl" trace show 1
 run "trace show skips other events" 0 '^clean$' sh -c "'$ctl' trace show 10 | grep -q sched_switch || echo clean"
 ev=$fake/sys/kernel/tracing/events/timerring

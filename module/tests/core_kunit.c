@@ -15,6 +15,7 @@
 #include "../wheel.c"
 #include "../table.c"
 #include "../cq.c"
+#include "../sq.c"
 #include "../pass.c"
 #include "../batch.c"
 #include "kt_pool.h"
@@ -420,6 +421,55 @@ static void tr_test_garbage_head(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cqe.res, 1);
 }
 
+/*
+ * The SQ ring reader: a scribbled tail counts as at most a ring; head,
+ * mask and size are the kernel's own; fetch wraps; ops that need a chunk,
+ * pool room (after the room held for another path) or process context
+ * stop a consumer that cannot allocate.
+ */
+static void tr_test_sq_reader(struct kunit *test)
+{
+	struct kt *k = kt_new(test, 1024, 64, 0);
+	struct tr_prep_out *out = kunit_kzalloc(test, sizeof(*out), GFP_KERNEL);
+	struct timerring_sq_offsets off;
+	struct timerring_op ops[4], got[4];
+	struct tr_sq sq;
+	size_t end;
+	u8 *map;
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, out);
+	tr_sq_layout(4, 64, &off, &end);
+	map = kunit_kzalloc(test, end, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	tr_sq_init(&sq, map, 4, &off);
+	WRITE_ONCE(*sq.ktail, 0x80000000U);
+	KUNIT_EXPECT_EQ(test, tr_sq_avail(&sq), 4U);
+	for (i = 0; i < 4; i++)
+		sq.ops[i].id = i;
+	WRITE_ONCE(*(u32 *)(map + off.ring_mask), 0);
+	WRITE_ONCE(*sq.khead, 77);
+	tr_sq_commit(&sq, 3, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(*sq.khead), 3U);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(*sq.kdropped), 1U);
+	WRITE_ONCE(*sq.ktail, 5);
+	KUNIT_EXPECT_EQ(test, tr_sq_avail(&sq), 2U);
+	tr_sq_fetch(&sq, got, 2);
+	KUNIT_EXPECT_EQ(test, got[0].id, 3U);
+	KUNIT_EXPECT_EQ(test, got[1].id, 0U);
+
+	memset(ops, 0, sizeof(ops));
+	ops[1].id = 500;
+	ops[3].opcode = TIMERRING_OP_CANCEL_ALL;
+	kt_back(test, k, 0, false);
+	KUNIT_EXPECT_EQ(test, tr_sq_applicable(&k->c, ops, out, 4), 1U);
+	kt_back(test, k, 500, false);
+	KUNIT_EXPECT_EQ(test, tr_sq_applicable(&k->c, ops, out, 4), 3U);
+	k->c.refs_held = k->c.refs_max - k->c.refs;
+	KUNIT_EXPECT_EQ(test, tr_sq_applicable(&k->c, ops, out, 4), 0U);
+	k->c.refs_held = 0;
+}
+
 /* ARM/MODIFY/CANCEL results, generations and the stale-CQE rule. */
 static void tr_test_op_semantics(struct kunit *test)
 {
@@ -744,6 +794,7 @@ static struct kunit_case tr_core_cases[] = {
 	KUNIT_CASE(tr_test_pool_spares),
 	KUNIT_CASE(tr_test_overflow_order),
 	KUNIT_CASE(tr_test_garbage_head),
+	KUNIT_CASE(tr_test_sq_reader),
 	KUNIT_CASE(tr_test_op_semantics),
 	KUNIT_CASE(tr_test_periodic),
 	KUNIT_CASE(tr_test_periodic_grid),

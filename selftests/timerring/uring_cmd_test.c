@@ -8,11 +8,12 @@
  * done, and every per-op result (generations included) SUBMIT's result.
  * The other tests: registered buffers, the errors of a bad command, an SQE
  * rewritten after (and during) submission, which issues sleep (an inline
- * issue that would allocate goes to an io-wq worker, iou-wrk-*), rings
- * torn down with commands in flight, and multishot poll.
+ * issue that would allocate runs from the submitter's task work, one of
+ * more than 256 ops from an io-wq worker, iou-wrk-*), rings torn down
+ * with commands in flight, and multishot poll.
  *
- * The SQE is filled by hand: Debian 12's liburing (2.3) has no
- * io_uring_prep_cmd().
+ * The SQE is filled by timerring_prep_uring_cmd() (timerring_liburing.h):
+ * Debian 12's liburing (2.3) has no io_uring_prep_cmd().
  */
 #include <dirent.h>
 #include <poll.h>
@@ -24,16 +25,17 @@
 #include <liburing.h>
 #include "kselftest_harness.h"
 #include "common.h"
+#include "timerring_liburing.h"
 
 #define MAX_IDS		8192
 #define HOUR_NS		(3600 * NSEC_PER_SEC)
 #define SENTINEL	((__s32)0x5a5a5a5a)
 /* The batch as the command describes it: ops[nr], then results[nr]. */
-#define BATCH_BYTES(nr)	((size_t)(nr) * (sizeof(struct timerring_op) + 4))
+#define BATCH_BYTES(nr)	timerring_uring_batch_size(nr)
 
 static __s32 *batch_results(void *batch, unsigned int nr)
 {
-	return (__s32 *)((char *)batch + nr * sizeof(struct timerring_op));
+	return timerring_uring_results(batch, nr);
 }
 
 /* The next SQE; the tests never fill the SQ ring. */
@@ -50,15 +52,7 @@ static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 static void prep_ucmd(struct io_uring_sqe *sqe, int fd, const void *addr,
 		      unsigned int nr, unsigned int flags)
 {
-	struct timerring_uring_cmd *c = (void *)sqe->cmd;
-
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fd;
-	sqe->cmd_op = TIMERRING_URING_CMD_SUBMIT;
-	c->addr = (__u64)(uintptr_t)addr;
-	c->nr = nr;
-	c->flags = flags;
+	timerring_prep_uring_cmd(sqe, fd, addr, nr, flags);
 }
 
 /* Wait for one CQE; its res, or -ETIME / the wait's error as -EPROTO. */
@@ -485,13 +479,15 @@ TEST_F(ucmd, bad_commands)
 }
 
 /*
- * The inline issue never sleeps: a batch that needs a table chunk or pool
- * page goes to an io-wq worker (one appears), a batch that needs nothing
- * runs inline (none appears). The results are the same either way.
+ * The inline issue never sleeps: a batch that needs nothing runs inline,
+ * one of at most 256 ops that needs a table chunk or pool page runs from
+ * the submitter's task work (no io-wq worker appears), and a batch of
+ * more than 256 ops goes to an io-wq worker (one appears). The results
+ * are the same either way.
  */
 TEST_F(ucmd, nonblock_goes_to_iowq)
 {
-	struct timerring_op ops[8];
+	struct timerring_op ops[300];
 	unsigned int i;
 
 	/* back ids 0..7 (chunk 0) and the pool, then idle them again */
@@ -507,21 +503,28 @@ TEST_F(ucmd, nonblock_goes_to_iowq)
 	/* id 4000: a table chunk not allocated yet */
 	timerring_op_arm(&ops[0], 4000, HOUR_NS, 0, 4000, 0);
 	ASSERT_EQ(1, ucmd(&self->ring, self->tr.fd, ops, 1, 0));
-	EXPECT_LE(1, iowq_workers()) TH_LOG("allocated in the inline issue");
+	EXPECT_EQ(0, iowq_workers()) TH_LOG("a batch of 1 op went to io-wq");
 	EXPECT_EQ(-EEXIST, tr_arm(&self->tr, 4000, HOUR_NS, 0, 0, 0));
+
+	/* 300 ops in new chunks: io-wq */
+	for (i = 0; i < 300; i++)
+		timerring_op_arm(&ops[i], 5000 + i, HOUR_NS, 0, i, 0);
+	ASSERT_EQ(300, ucmd(&self->ring, self->tr.fd, ops, 300, 0));
+	EXPECT_LE(1, iowq_workers()) TH_LOG("300 ops ran inline");
+	EXPECT_EQ(-EEXIST, tr_arm(&self->tr, 5299, HOUR_NS, 0, 0, 0));
 }
 
 /*
  * An SQE rewritten after io_uring_submit() returned does not change the
- * command. Here the command went to io-wq (it needs a table chunk), and
- * io-wq has one worker, busy with a batch of 65536 ops before it: the
- * command runs after the rewrite. io_uring 6.12 retries it from the SQ
- * ring, so this holds only because the driver kept its copy.
+ * command. Here the command went to io-wq (more than 256 ops), and io-wq
+ * has one worker, busy with a batch of 65536 ops before it: the command
+ * runs after the rewrite. io_uring 6.12 retries it from the SQ ring, so
+ * this holds only because the driver kept its copy.
  */
 TEST_F_TIMEOUT(ucmd, sqe_rewritten_after_submit, 120)
 {
 	unsigned int workers[2] = { 1, 1 };
-	struct timerring_op a[4], b[4], *big;
+	struct timerring_op a[300], b[300], *big;
 	struct timerring_uring_cmd *c;
 	struct io_uring_sqe *sqe;
 	__u64 ud;
@@ -532,7 +535,7 @@ TEST_F_TIMEOUT(ucmd, sqe_rewritten_after_submit, 120)
 	ASSERT_NE(NULL, big);
 	for (i = 0; i < TIMERRING_BATCH_MAX; i++)
 		timerring_op_cancel(&big[i], i % MAX_IDS);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 300; i++) {
 		timerring_op_arm(&a[i], 1000 + i, HOUR_NS, 0, 0xa, 0);
 		timerring_op_arm(&b[i], 3000 + i, HOUR_NS, 0, 0xb, 0);
 	}
@@ -542,7 +545,7 @@ TEST_F_TIMEOUT(ucmd, sqe_rewritten_after_submit, 120)
 	prep_ucmd(sqe, self->tr.fd, big, TIMERRING_BATCH_MAX, 0);
 	sqe->user_data = 1;
 	sqe = get_sqe(&self->ring);
-	prep_ucmd(sqe, self->tr.fd, a, 4, 0);
+	prep_ucmd(sqe, self->tr.fd, a, 300, 0);
 	sqe->user_data = 2;
 	ASSERT_EQ(2, io_uring_submit(&self->ring));
 	c = (void *)sqe->cmd;
@@ -551,9 +554,9 @@ TEST_F_TIMEOUT(ucmd, sqe_rewritten_after_submit, 120)
 
 	for (i = 0; i < 2; i++) {
 		res = reap_one(&self->ring, &ud);
-		EXPECT_EQ(ud == 1 ? TIMERRING_BATCH_MAX : 4, res);
+		EXPECT_EQ(ud == 1 ? TIMERRING_BATCH_MAX : 300, res);
 	}
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 300; i++) {
 		EXPECT_EQ(0, tr_cancel(&self->tr, 1000 + i));
 		EXPECT_EQ(-ENOENT, tr_cancel(&self->tr, 3000 + i));
 	}

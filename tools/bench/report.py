@@ -20,8 +20,10 @@
       any was flagged, 2 if a ratio of the baseline is missing.
       Default T: the baseline's "tolerance" (0.5: a ratio may lose half).
 
-  report.py baseline RESULT.json [MORE.json...] [--tolerance T] > baseline.json
-      Make a baseline from runs (per ratio, the smallest of the runs).
+  report.py baseline RESULT.json [MORE.json...] [--tolerance T]
+                     [--keep OLD.json] > baseline.json
+      Make a baseline from runs (per ratio, the smallest of the runs);
+      with --keep, extend OLD.json with the ratios it does not have.
 """
 import argparse
 import json
@@ -32,8 +34,18 @@ import subprocess
 import sys
 import tempfile
 
-SYSTEMS = ("timerring", "io_uring", "timerfd")
+SYSTEMS = ("timerring", "io_uring", "timerfd", "timerring_uring_cmd",
+           "timerring_sq", "timerring_sqpoll", "timerring_warm",
+           "timerring_sq_cold")
 PEERS = ("io_uring", "timerfd")
+# The other ways into timerring (issue 13): URING_CMD, the SQ ring with a
+# doorbell per batch, the SQ ring consumed by the kernel's polling alone
+# (both on warmed instances: every id armed and cancelled once before),
+# and the ioctl on a warmed instance. Their ratios are "WL@B:PEER/SYSTEM" =
+# PEER cost / SYSTEM cost, PEER "timerring" being the ioctl path.
+TR_PATHS = ("timerring_uring_cmd", "timerring_sq", "timerring_sqpoll",
+            "timerring_warm", "timerring_sq_cold")
+PATH_PEERS = ("io_uring", "timerfd", "timerring", "timerring_warm")
 OPS = ("arm", "modify", "cancel")
 # The system timerring grew from (issue 6): ns per op by batch size.
 LEGACY = {256: 284, 1024: 219, 4096: 229, 8192: 245}
@@ -164,7 +176,43 @@ def ratios(doc):
         r = div(mem_bytes(doc, p), mem_bytes(doc, "timerring"))
         if r is not None:
             out["memory:%s" % p] = r
+    for s in TR_PATHS:
+        for b in batches:
+            for op in OPS:
+                for p in PATH_PEERS:
+                    if p == s or (p == "timerring_warm" and
+                                  s not in ("timerring_sq", "timerring_sqpoll")):
+                        continue
+                    r = div(path_peer(doc, op, b, p, s), path_val(doc, op, b, p, s))
+                    if r is not None:
+                        out["%s@%d:%s/%s" % (op, b, p, s)] = r
+        for p in PATH_PEERS:
+            if p == s:
+                continue
+            r = div(val(doc, p, "conn", "ns_per_event", cb),
+                    val(doc, s, "conn", "ns_per_event", cb))
+            if r is not None:
+                out["conn:%s/%s" % (p, s)] = r
     return out
+
+
+def path_val(doc, op, b, peer, s):
+    """The figure of timerring path s compared with peer: against timerfd
+    the pass interleaved with timerfd's (batch conn_batch only), else the
+    one interleaved with io_uring and the ioctl path."""
+    cb = doc.get("config", {}).get("conn_batch", 1024)
+    if peer == "timerfd":
+        return val(doc, s, op + "_tfdpair", "ns_per_op", b) if b == cb else None
+    return val(doc, s, op, "ns_per_op", b)
+
+
+def path_peer(doc, op, b, peer, s):
+    cb = doc.get("config", {}).get("conn_batch", 1024)
+    if peer == "timerfd":
+        return val(doc, "timerfd", op, "ns_per_op", 0) if b == cb else None
+    if peer.startswith("timerring") and op == "cancel":
+        return val(doc, peer, "cancel", "ns_per_op", b)
+    return val(doc, peer, op, "ns_per_op", b)
 
 
 def fmt(v, digits=3):
@@ -306,6 +354,7 @@ def tables(doc, native=None, host=None):
                      "interleaved with the timerfd pass: %s ns/op." % (cb, fmt(pv)))
             L.append("")
 
+    L += path_tables(doc)
     L.append("**Expiry** (herd: all timers due at the same instant, time from "
              "the due time until the last CQE/event was consumed; spread: "
              "timers uniformly over %g s, lateness = consumer's clock − due "
@@ -328,6 +377,8 @@ def tables(doc, native=None, host=None):
             continue
         h = one(doc, s, "herd") or {}
         sp = one(doc, s, "spread") or {}
+        if not h and not sp:
+            continue
         L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             s, fmt(h.get("timers", sp.get("timers"))), fmt(h.get("ns_per_timer")),
             "%s%s" % (fmt(h.get("delivered")),
@@ -373,6 +424,92 @@ def tables(doc, native=None, host=None):
             fmt(m.get("slab_bytes_per_timer")), fmt(m.get("vmalloc_bytes_per_timer")),
             fmt(m.get("module_bytes_per_timer")), m.get("slab_top", ""),
             "" if s == "timerring" else fmt_ratio(div(mem_bytes(doc, s), trm))))
+    L.append("")
+    return L
+
+
+def path_tables(doc):
+    """arm / modify / cancel through each way into timerring (issue 13)."""
+    cfg = doc.get("config", {})
+    paths = [s for s in ("timerring",) + TR_PATHS
+             if one(doc, s, "arm") is not None]
+    short = {"timerring": "ioctl", "timerring_warm": "ioctl, warm",
+             "timerring_uring_cmd": "uring_cmd", "timerring_sq": "sq",
+             "timerring_sqpoll": "sqpoll", "timerring_sq_cold": "sq, cold"}
+    if len(paths) < 2:
+        return []
+    cb = cfg.get("conn_batch", 1024)
+    L = ["**The io_uring path** (ns/op through each way into timerring, "
+         "interleaved with each other and with io_uring in the same passes: "
+         "timerring = TIMERRING_IOC_SUBMIT; uring_cmd = IORING_OP_URING_CMD, "
+         "commands of 256 ops from a registered buffer, one "
+         "io_uring_enter() per batch; sq = the SQ ring and one "
+         "TIMERRING_IOC_SQ_ENTER per batch; sqpoll = the SQ ring with no "
+         "syscall, consumed by the kernel's polling passes; the time runs "
+         "until the kernel's head caught up with the tail. sq and sqpoll "
+         "run on warmed instances (every id armed and cancelled once "
+         "through the ioctl before: id table and ref pool allocated), as "
+         "does the 'ioctl, warm' column; 'sq, cold' is the SQ ring on a "
+         "fresh instance)", ""]
+    for op in OPS:
+        L.append("| %s: batch | %s | io_uring ÷ sq | io_uring ÷ sqpoll | "
+                 "ioctl ÷ uring_cmd |" % (op, " | ".join(short.get(s, s) for s in paths)))
+        L.append("|---:|" + "---:|" * (len(paths) + 3))
+        for b in cfg.get("batches", []):
+            v = {s: val(doc, s, op, "ns_per_op", b) for s in paths}
+            ur = val(doc, "io_uring", op, "ns_per_op", b)
+            L.append("| %d | %s | %s | %s | %s |" % (
+                b, " | ".join(fmt(v[s]) for s in paths),
+                fmt_ratio(div(ur, v.get("timerring_sq"))),
+                fmt_ratio(div(ur, v.get("timerring_sqpoll"))),
+                fmt_ratio(div(v.get("timerring"), v.get("timerring_uring_cmd")))))
+        L.append("")
+        bad = []
+        for b in cfg.get("batches", []):
+            for s in paths:
+                r = one(doc, s, op, b) or {}
+                if r.get("failed"):
+                    bad.append("%s at %d: %s failed%s" % (
+                        short.get(s, s), b, fmt(r["failed"]),
+                        " (errno %d)" % r["sq_err_errno"] if "sq_err_errno" in r else ""))
+        if bad:
+            L.append("**Failed ops** (the figure is not that of applied ops): " +
+                     "; ".join(bad) + ".")
+            L.append("")
+    pv = ["%s %s" % (s, fmt(val(doc, s, "arm_tfdpair", "ns_per_op", cb)))
+          for s in paths if val(doc, s, "arm_tfdpair", "ns_per_op", cb)]
+    if pv:
+        L.append("Arm at batch %d interleaved with timerfd's pass (%s ns/op): "
+                 "%s ns/op." % (cb, fmt(val(doc, "timerfd", "arm", "ns_per_op")),
+                                ", ".join(pv)))
+        L.append("")
+    return L
+
+
+def targets13(doc):
+    """The targets of issue 13: the SQ ring and URING_CMD paths."""
+    r = ratios(doc)
+    if not any(k.endswith("/timerring_sq") for k in r):
+        return []
+    L = ["**Targets of issue 13** (ratios from the same run)", "",
+         "| target | measured | met |", "|---|---:|:---:|"]
+
+    def row(name, v, goal):
+        L.append("| %s | %s | %s |" % (name, fmt_ratio(v), "–" if v is None else
+                                       ("yes" if v >= goal else "**no**")))
+
+    for s, how in (("timerring_sq", "SQ ring, a doorbell per batch"),
+                   ("timerring_sqpoll", "SQ ring, no syscall")):
+        for p in PEERS:
+            row("arm at batch 1024 through the %s ≥ 30x %s" % (how, p),
+                r.get("arm@1024:%s/%s" % (p, s)), 30)
+    for op in OPS:
+        row("%s at batch 1024: URING_CMD at least as fast as the ioctl" % op,
+            r.get("%s@1024:timerring/timerring_uring_cmd" % op), 1)
+    for s, how in (("timerring_sq", "a doorbell per batch"),
+                   ("timerring_sqpoll", "no syscall")):
+        row("connection mix through the SQ ring (%s) ≥ 2x the events/s of "
+            "the ioctl" % how, r.get("conn:timerring/%s" % s), 2)
     L.append("")
     return L
 
@@ -516,6 +653,7 @@ def section(doc, host, native, dmesg_txt, png_rel):
                  fmt(cfg.get("live")), cfg.get("sample")))
     L.append("")
     L += targets(doc, dmesg_txt)
+    L += targets13(doc)
     # How unequally TCG slows the systems, where the native figures exist.
     cb = cfg.get("conn_batch", 1024)
     ur_vm = val(doc, "io_uring", "arm", "ns_per_op", cb)
@@ -691,9 +829,24 @@ def cmd_baseline(a):
     for d in docs:
         for k, v in ratios(d).items():
             r[k] = min(v, r.get(k, v))
+    if a.keep:
+        # extend a baseline: its ratios (and sources) stay as they are
+        old = load(a.keep)
+        new = {k: v for k, v in r.items() if k not in old["ratios"]}
+        old["ratios"].update({k: round(v, 3) for k, v in new.items()})
+        old["ratios"] = dict(sorted(old["ratios"].items()))
+        old["source"] += [{"date": d.get("date"), "kernel": d.get("kernel"),
+                           "host": d.get("host", {}).get("machine"),
+                           "ratios": "only those not in the baseline before"}
+                          for d in docs]
+        json.dump(old, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
     out = {"comment": "Ratios peer cost / timerring cost of make bench-vm runs "
-                      "(bigger is better for timerring; the smallest of the runs "
-                      "given); make bench-check flags a ratio below baseline * "
+                      "(bigger is better for timerring; WL@B:PEER/SYSTEM is "
+                      "PEER's cost / that of SYSTEM, another way into "
+                      "timerring, PEER timerring being the ioctl; the smallest "
+                      "of the runs given); make bench-check flags a ratio below baseline * "
                       "(1 - tolerance). Regenerate with tools/bench/report.py "
                       "baseline RUN.json [RUN2.json...] > tools/bench/baseline.json.",
            "source": [{"date": d.get("date"), "kernel": d.get("kernel"),
@@ -735,6 +888,8 @@ def main():
     p.set_defaults(fn=cmd_check)
     p = sub.add_parser("baseline")
     p.add_argument("--tolerance", type=float)
+    p.add_argument("--keep", metavar="BASELINE.json",
+                   help="extend this baseline: keep its ratios, add the new ones")
     p.add_argument("file", nargs="+")
     p.set_defaults(fn=cmd_baseline)
     a = ap.parse_args()

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The UDP example: a server that tracks clients by address with an idle
- * timeout and a retransmit timer per client (udp_server.c), a load client
- * simulating many clients (udp_client.c) and a driver running both as a
- * test (udp_test.c).
+ * timeout and a retransmit timer per client (the sessions: udp_session.c;
+ * the server loop: udp_server.c with epoll and TIMERRING_IOC_SUBMIT, or
+ * udp_uring_server.c with io_uring), a load client simulating many
+ * clients (udp_client.c) and a driver running a server and the client as
+ * a test (udp_test.c, built as udp_test and udp_uring_test).
  *
  * The protocol, one text datagram per message:
  *	client -> server  "D <idx> <seq> <want>"	data; want=1 asks for
@@ -88,6 +90,7 @@ struct udp_report {
 	unsigned int stale;		/* stale CQEs ignored (generation) */
 	unsigned int raced_cancels;	/* CANCEL -ENOENT: CQE in flight */
 	unsigned int rx_drops;		/* datagrams the server socket dropped */
+	unsigned int tx_errors;		/* datagrams the server failed to send */
 	unsigned int cancels_ok;	/* retransmit timers cancelled by acks */
 	unsigned int ops_failed;	/* unexpected op failures */
 	uint64_t packets;
@@ -97,7 +100,9 @@ struct udp_report {
 	uint64_t max_idle_ns;		/* longest idle time at expiry */
 	uint64_t armed_now_end;		/* TIMERRING_IOC_STATS at the end */
 	uint64_t expired_total_end;
-	int setup_error;		/* -errno of timerring_open, or 0 */
+	int setup_error;		/* -errno of the server's setup, or 0 */
+	/* If set: the server cannot run here (no io_uring...), and why. */
+	const char *skip_reason;
 };
 
 int udp_server_run(const struct udp_opts *o, int sock, int ctl_fd,

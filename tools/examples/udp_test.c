@@ -6,6 +6,11 @@
  * client was. Exit 0 if all checks pass, 1 if one failed, 4 (KSFT_SKIP)
  * without /dev/timerring.
  *
+ * Built with -DUDP_URING and linked with udp_uring_server.c instead of
+ * udp_server.c it is udp_uring_test, the same checks of the io_uring
+ * server; that one also skips where io_uring or its URING_CMD on the
+ * timerring fd is not available.
+ *
  *	udp_test [-n CLIENTS] [-i IDLE_MS] [-T ROUNDS] [-S (no slack)] [-v]
  *
  * The send interval and the timeouts grow on a slow machine (see scale())
@@ -28,6 +33,14 @@
 
 #include "timerring.h"
 #include "udp_common.h"
+
+#ifdef UDP_URING
+#define NAME		"udp_uring_test"
+#define SERVER		"udp_uring_server (io_uring)"
+#else
+#define NAME		"udp_test"
+#define SERVER		"udp_server (epoll, ioctl)"
+#endif
 
 #define KSFT_SKIP	4
 #define MAX_RUN_MS	90000	/* skip rather than run longer */
@@ -155,12 +168,12 @@ int main(int argc, char **argv)
 			o.verbose = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: udp_test [-n CLIENTS] [-i IDLE_MS] [-T ROUNDS] [-S] [-v]\n");
+			fprintf(stderr, "usage: " NAME " [-n CLIENTS] [-i IDLE_MS] [-T ROUNDS] [-S] [-v]\n");
 			return 2;
 		}
 	}
 	if (!o.clients || o.clients > UDP_MAX_CLIENTS || !o.idle_ms) {
-		fprintf(stderr, "udp_test: bad options\n");
+		fprintf(stderr, NAME ": bad options\n");
 		return 2;
 	}
 	ret = timerring_version(-1, &v);
@@ -170,8 +183,8 @@ int main(int argc, char **argv)
 		return KSFT_SKIP;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("# timerring module %.32s, API %u\n", v.module_version,
-	       v.api_version);
+	printf("# timerring module %.32s, API %u; server: " SERVER "\n",
+	       v.module_version, v.api_version);
 	dgram_ns = calibrate();
 	if (scale(&o, dgram_ns, fixed_timing) > MAX_RUN_MS) {
 		printf("1..0 # SKIP this machine is too slow for a timing test (%llu us per loopback datagram)\n",
@@ -208,6 +221,11 @@ int main(int argc, char **argv)
 	if (ret < 0 || rep.setup_error) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		if (rep.skip_reason) {
+			printf("1..0 # SKIP %s (%s)\n", rep.skip_reason,
+			       strerror(-rep.setup_error));
+			return KSFT_SKIP;
+		}
 		printf("Bail out! server: %s\n",
 		       strerror(ret < 0 ? -ret : -rep.setup_error));
 		return 1;
@@ -257,7 +275,7 @@ int main(int argc, char **argv)
 		       rep.registered[first_bad], rep.expired[first_bad],
 		       (unsigned long long)(o.max_gap_ns[first_bad] / MSEC));
 
-	printf("1..10\n");
+	printf("1..11\n");
 	tap(WIFEXITED(status) && !WEXITSTATUS(status),
 	    "load client ran and exited 0 (status 0x%x)", status);
 	tap(reg == o.clients, "all %u clients opened a session (%u did)",
@@ -279,6 +297,8 @@ int main(int argc, char **argv)
 	tap(!rep.ops_failed, "no unexpected op failure (%u)", rep.ops_failed);
 	tap(!rep.rx_drops, "the server socket dropped no datagram (%u)",
 	    rep.rx_drops);
+	tap(!rep.tx_errors, "the server sent every datagram (%u failed)",
+	    rep.tx_errors);
 	tap(!rep.armed_now_end && rep.expired_total_end == rep.cqes,
 	    "instance stats at the end: armed_now %llu (want 0), expired_total %llu = CQEs read %llu",
 	    (unsigned long long)rep.armed_now_end,

@@ -659,6 +659,10 @@ static void test_sq(void)
 	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 3, "pool: %u",
 		 tr_sq_applicable(&f->c, ops, out, 8));
 	f->c.refs = 0;
+	f->c.refs_held = f->c.refs_max - 1;
+	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 3, "held: %u",
+		 tr_sq_applicable(&f->c, ops, out, 8));
+	f->c.refs_held = 0;
 	T_ASSERT(tr_sq_applicable(&f->c, ops, out, 8) == 8, "all");
 
 	/* an error CQE */
@@ -669,6 +673,33 @@ static void test_sq(void)
 	tr_cq_end(&f->c.cq, 0);
 	free(map);
 	free(out);
+	fx_free(f);
+}
+
+/*
+ * The pool grown a page at a time: the refs it holds never shrink, and a
+ * full pool always asks for a page, so that an op adding one ref finds
+ * either room or a page to install (none: ENOMEM).
+ */
+static void test_pool_growth(void)
+{
+	struct fx *f = fx_new_bare(1 << 20, 1000, 0, 8);
+	u32 pages, prev = 0;
+
+	for (pages = 1; pages < 400; pages++) {
+		void *page = aligned_alloc(4096, 4096);
+
+		if (!page)
+			abort();
+		tr_pool_install(&f->c, page);
+		T_ASSERT(f->c.refs_max >= prev, "%u pages hold %u refs, %u held %u",
+			 pages, f->c.refs_max, pages - 1, prev);
+		prev = f->c.refs_max;
+		f->c.refs = f->c.refs_max;
+		T_ASSERT(!tr_pool_room(&f->c, 1) && tr_pool_want(&f->c, 1) > 0,
+			 "full pool of %u pages wants no page", pages);
+		f->c.refs = 0;
+	}
 	fx_free(f);
 }
 
@@ -911,7 +942,7 @@ static void test_churn(void)
 
 int main(void)
 {
-	printf("TAP version 13\n1..13\n");
+	printf("TAP version 13\n1..14\n");
 	run("wheel: placement, exact expiry at every level boundary",
 	    test_levels);
 	run("wheel: wrap-around at the end of each level rotation", test_wrap);
@@ -926,6 +957,7 @@ int main(void)
 	run("cq: layout and bogus consumer head", test_cq_head);
 	run("sq: layout, clamped tail, wrap, ops that need no allocation",
 	    test_sq);
+	run("table: the pool grown a page at a time", test_pool_growth);
 	run("batch: verdicts", test_verdicts);
 	run("batch: ns to tick rounding", test_ticks);
 	printf("# %d passed, %d failed\n", tap_n - tap_failed, tap_failed);

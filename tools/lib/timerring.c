@@ -141,6 +141,8 @@ int timerring_sq_enter(struct timerring *tr)
 
 int timerring_sq_submit(struct timerring *tr)
 {
+	if (!tr->sq.ops)
+		return -EINVAL;
 	if (!timerring_sq_flush(tr) || !timerring_sq_needs_enter(tr))
 		return 0;
 	return timerring_sq_enter(tr);

@@ -314,6 +314,8 @@ static inline void timerring_cq_eventfd_toggle(struct timerring *tr,
 /* Ops the SQ ring has room for now. */
 static inline unsigned int timerring_sq_space_left(const struct timerring *tr)
 {
+	if (!tr->sq.ops)
+		return 0;
 	return tr->sq.ring_entries -
 	       (tr->sq.tail - timerring_load_acquire(tr->sq.khead));
 }
@@ -332,6 +334,8 @@ static inline struct timerring_op *timerring_get_op(struct timerring *tr)
 /* Publish the ops written; returns how many are waiting in the ring. */
 static inline unsigned int timerring_sq_flush(struct timerring *tr)
 {
+	if (!tr->sq.ops)
+		return 0;
 	timerring_store_release(tr->sq.ktail, tr->sq.tail);
 	return tr->sq.tail - timerring_load_acquire(tr->sq.khead);
 }
@@ -344,6 +348,8 @@ static inline unsigned int timerring_sq_flush(struct timerring *tr)
 static inline bool timerring_sq_needs_enter(const struct timerring *tr)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!tr->sq.ops)
+		return false;
 	return __atomic_load_n(tr->sq.kflags, __ATOMIC_RELAXED) &
 	       TIMERRING_SQ_NEED_WAKEUP;
 }
@@ -354,7 +360,7 @@ int timerring_sq_enter(struct timerring *tr);
 /*
  * Publish the ops written, and ring the doorbell only if the kernel is
  * not polling. Returns the ops consumed by the doorbell (0 if none was
- * needed), or -errno.
+ * needed), or -errno (-EINVAL without an SQ ring).
  */
 int timerring_sq_submit(struct timerring *tr);
 

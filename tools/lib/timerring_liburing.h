@@ -12,6 +12,13 @@
  * belongs to the struct timerring and goes away with timerring_close().
  * io_uring_cq_has_overflow() always says false: use
  * timerring_cq_overflow_pending().
+ *
+ * timerring_prep_uring_cmd() fills an SQE of a real io_uring with an
+ * IORING_OP_URING_CMD that submits a batch of ops to a timerring
+ * instance, so that timer ops go to the kernel in the same
+ * io_uring_submit() as other I/O. The batch is ops[nr], followed with
+ * TIMERRING_URING_RESULTS by their results (timerring_uring_results()),
+ * timerring_uring_batch_size() bytes in all.
  */
 #ifndef _TIMERRING_LIBURING_H
 #define _TIMERRING_LIBURING_H
@@ -56,6 +63,46 @@ static inline void timerring_fill_io_uring_cq(const struct timerring *tr,
 	cq->ring_ptr = NULL;
 	cq->ring_mask = tr->cq.ring_mask;
 	cq->ring_entries = tr->cq.ring_entries;
+}
+
+/* Bytes of a URING_CMD batch of @nr ops and their results. */
+static inline size_t timerring_uring_batch_size(unsigned int nr)
+{
+	return (size_t)nr * (sizeof(struct timerring_op) + sizeof(__s32));
+}
+
+/*
+ * Where a URING_CMD with TIMERRING_URING_RESULTS writes the results of
+ * the @nr ops at @ops: right after them.
+ */
+static inline __s32 *timerring_uring_results(struct timerring_op *ops,
+					     unsigned int nr)
+{
+	return (__s32 *)(ops + nr);
+}
+
+/*
+ * Make @sqe an IORING_OP_URING_CMD (cmd_op TIMERRING_URING_CMD_SUBMIT)
+ * that applies the @nr ops at @batch to the instance on @fd, with @flags
+ * TIMERRING_SUBMIT_* and TIMERRING_URING_*. Every other field of the SQE
+ * is zeroed (the 64 extra bytes of an IORING_SETUP_SQE128 slot must be
+ * zero too). The CQE's res is the number of ops processed, or -errno if
+ * none was; the batch must stay in place until that CQE.
+ */
+static inline void timerring_prep_uring_cmd(struct io_uring_sqe *sqe, int fd,
+					    const void *batch,
+					    unsigned int nr,
+					    unsigned int flags)
+{
+	struct timerring_uring_cmd *c = (struct timerring_uring_cmd *)sqe->cmd;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = TIMERRING_URING_CMD_SUBMIT;
+	c->addr = (__u64)(uintptr_t)batch;
+	c->nr = nr;
+	c->flags = flags;
 }
 
 #endif /* _TIMERRING_LIBURING_H */

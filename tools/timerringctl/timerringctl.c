@@ -873,6 +873,20 @@ static const char *const top_rate_names[] = {
 
 #define N_RATES	ARRAY_SIZE(top_rates)
 
+/*
+ * The submission ring's counters (TIMERRING_SETUP_SQ): shown when the
+ * stats file has them, as null in JSON when it does not.
+ */
+static const char *const top_sq_rates[] = {
+	"sq_ops_total", "sq_failed_total", "sq_enter_total", "sq_pass_total",
+};
+
+static const char *const top_sq_rate_names[] = {
+	"sq ops/s", "sq failed/s", "sq doorbells/s", "sq passes/s",
+};
+
+#define N_SQ_RATES	ARRAY_SIZE(top_sq_rates)
+
 static void top_print(const struct gstats *a, const struct gstats *b,
 		      double dt, unsigned long iter)
 {
@@ -892,6 +906,13 @@ static void top_print(const struct gstats *a, const struct gstats *b,
 		for (i = 0; i < N_RATES; i++)
 			printf(",\"%s_per_s\":%.1f", top_rates[i],
 			       rate(a, b, top_rates[i], dt));
+		for (i = 0; i < N_SQ_RATES; i++) {
+			if (gstat(b, top_sq_rates[i]))
+				printf(",\"%s_per_s\":%.1f", top_sq_rates[i],
+				       rate(a, b, top_sq_rates[i], dt));
+			else
+				printf(",\"%s_per_s\":null", top_sq_rates[i]);
+		}
 		printf(",\"armed_now\":%llu,\"overflow_now\":%llu,\"mem_bytes\":%llu,\"instances_open\":%llu",
 		       (unsigned long long)gstat_u64(b, "armed_now"),
 		       (unsigned long long)gstat_u64(b, "overflow_now"),
@@ -925,6 +946,11 @@ static void top_print(const struct gstats *a, const struct gstats *b,
 		printf("  %-16s %14.1f %16llu\n", top_rate_names[i],
 		       rate(a, b, top_rates[i], dt),
 		       (unsigned long long)gstat_u64(b, top_rates[i]));
+	for (i = 0; i < N_SQ_RATES; i++)
+		if (gstat(b, top_sq_rates[i]))
+			printf("  %-16s %14.1f %16llu\n", top_sq_rate_names[i],
+			       rate(a, b, top_sq_rates[i], dt),
+			       (unsigned long long)gstat_u64(b, top_sq_rates[i]));
 	if (hist_quantile(dh, b->nbuckets, 0.5))
 		printf("\n  lateness in this interval: p50 <%lluus  p99 <%lluus\n",
 		       (unsigned long long)hist_quantile(dh, b->nbuckets, 0.5),
@@ -1011,12 +1037,13 @@ static void usage(FILE *f)
 		"                       other debugfs files of the module\n"
 		"  hist                 expiration lateness histogram (log2 us buckets)\n"
 		"  top [-n COUNT] [-d SECONDS]\n"
-		"                       live rates of arms, cancels and expirations,\n"
-		"                       refreshed every SECONDS (default 1), COUNT\n"
-		"                       times (default: until Ctrl-C)\n"
+		"                       live rates of arms, cancels, expirations and\n"
+		"                       submission ring ops, refreshed every SECONDS\n"
+		"                       (default 1), COUNT times (default: until\n"
+		"                       Ctrl-C)\n"
 		"  trace on [EVENT...]  enable the timerring trace events (all, or the\n"
 		"                       EVENTs named: setup teardown submit op expire\n"
-		"                       cascade overflow wakeup impl_select)\n"
+		"                       cascade overflow wakeup sq impl_select)\n"
 		"  trace off            disable them\n"
 		"  trace show [N]       print the last N (default 50) timerring records\n"
 		"  trace pipe           stream records as they come (Ctrl-C stops)\n"

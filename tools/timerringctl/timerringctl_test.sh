@@ -46,6 +46,18 @@ grep -Eq '^  instances_open +[0-9]+' "$tmp/status" &&
 	grep -Eq '^  max_timers +[0-9]+' "$tmp/status"
 t $? "status shows the global stats and the module parameters" "$tmp/status"
 sed 's/^/# /' "$tmp/status"
+# Every counter of the stats file (the sq_* ones too, where the module
+# reports them) is in status.
+stats=/sys/kernel/debug/timerring/stats
+# (A debugfs file's size is 0: count the keys read instead.)
+rc=0 keys=0
+while read -r key val; do
+	[ "$key" = lateness_us_log2 ] && continue
+	keys=$((keys + 1))
+	grep -Eq "^  $key +" "$tmp/status" || { echo "# $key missing"; rc=1; }
+done <"$stats"
+[ "$keys" -gt 0 ] || rc=1
+t $rc "status shows every counter of $stats" "$stats"
 
 "$ctl" --json status >"$tmp/json" 2>&1 &&
 	grep -q '"loaded":true,' "$tmp/json" &&
@@ -69,6 +81,14 @@ t $? "trace show has the 4 expirations of hello" "$tmp/show"
 "$ctl" trace show 3 | grep -c ' timerring_' >"$tmp/count"
 [ "$(cat "$tmp/count")" = 3 ]
 t $? "trace show 3 prints 3 records" "$tmp/count"
+# after the records of hello were read: trace on clears the buffer
+ev=/sys/kernel/tracing/events/timerring
+[ -d "$ev" ] || ev=/sys/kernel/debug/tracing/events/timerring
+"$ctl" trace on sq >"$tmp/trace_sq" 2>&1 &&
+	[ "$(cat "$ev/timerring_sq/enable")" = 1 ] &&
+	"$ctl" trace off >>"$tmp/trace_sq" 2>&1 &&
+	[ "$(cat "$ev/timerring_sq/enable")" = 0 ]
+t $? "trace on sq enables the submission ring's event" "$tmp/trace_sq"
 
 "$ctl" hist >"$tmp/hist" 2>&1 &&
 	grep -Eq '^expiration lateness, all instances \([1-9][0-9]* expirations\)' "$tmp/hist" &&
@@ -88,6 +108,15 @@ wait $pid
 grep -Eq '"expired_total_per_s":[1-9]' "$tmp/top" &&
 	grep -Eq '"armed_now":[0-9]+' "$tmp/top"
 t $? "top --json shows the expirations of a running program" "$tmp/top"
+rc=0
+for k in sq_ops_total sq_failed_total sq_enter_total sq_pass_total; do
+	if grep -q "^$k " "$stats"; then
+		grep -Eq "\"${k}_per_s\":[0-9]" "$tmp/top" || rc=1
+	else
+		grep -q "\"${k}_per_s\":null" "$tmp/top" || rc=1
+	fi
+done
+t $rc "top --json has the submission ring's rates (null where the stats have none)" "$tmp/top"
 sed 's/^/# /' "$tmp/top"
 "$ctl" top -n 1 -d 0.2 >"$tmp/top" 2>&1 &&
 	grep -Eq 'expirations/s +[0-9.]+ +[1-9]' "$tmp/top"

@@ -366,9 +366,16 @@ struct timerring_submit {
  * CANCEL_ALL, the instance's submit lock is free, its ops are in memory
  * and its results in anonymous memory mapped writable (or both are in a
  * registered buffer), and no id table chunk, interval array or wheel page
- * has to be allocated for it. Otherwise nothing is
- * applied and io_uring runs it from one of its worker threads (io-wq),
- * where it may sleep like SUBMIT. Either way the CQE is the same.
+ * has to be allocated for it. Otherwise nothing is applied inline: a
+ * command of at most 256 ops then runs from the submitting task's task
+ * work, as it returns from io_uring_enter() (or, with
+ * IORING_SETUP_DEFER_TASKRUN, as it next waits for completions), and a
+ * bigger one from one of io_uring's worker threads (io-wq); either may
+ * sleep like SUBMIT. Either way the CQE is the same; one whose task is
+ * exiting gets res -ECANCELED. As with any io_uring requests, commands
+ * of one submission are applied in order only if they are linked
+ * (IOSQE_IO_LINK): one that cannot run inline is overtaken by those that
+ * can.
  * IORING_SETUP_IOPOLL rings are not supported (EOPNOTSUPP, from io_uring).
  */
 struct timerring_uring_cmd {
@@ -388,9 +395,10 @@ struct timerring_uring_cmd {
  * The submission ring (TIMERRING_SETUP_SQ). SETUP then adds an SQ ring of
  * sq_entries ops to the mapping, after the CQ ring, at the offsets in
  * sq_off, and reports TIMERRING_FEAT_SQ; mmap_size covers both rings.
- * sq_entries 0 means cq_entries; it is rounded up to a power of two, and
- * below TIMERRING_SQ_ENTRIES_MIN or above TIMERRING_SQ_ENTRIES_MAX fails
- * with EINVAL (or is clamped, with TIMERRING_SETUP_CLAMP). sq_idle_ms 0
+ * sq_entries 0 means cq_entries, at most TIMERRING_SQ_ENTRIES_MAX; it is
+ * rounded up to a power of two, and below TIMERRING_SQ_ENTRIES_MIN or
+ * above TIMERRING_SQ_ENTRIES_MAX fails with EINVAL (or is clamped, with
+ * TIMERRING_SETUP_CLAMP). sq_idle_ms 0
  * means TIMERRING_SQ_IDLE_MS_DEFAULT; above TIMERRING_SQ_IDLE_MS_MAX,
  * EINVAL. The ring costs 32 bytes an entry, charged like the CQ ring.
  *
@@ -402,22 +410,29 @@ struct timerring_uring_cmd {
  * once, into its own memory, before it checks it; it keeps its own head,
  * mask and size and never reads them back; a tail more than ring_entries
  * ahead of its head counts as exactly ring_entries ops (whatever they
- * hold). A scribbled ring can only fail its own ops.
+ * hold). A scribbled ring can only fail its own ops. The ring has one
+ * producer: threads or processes (after fork()) that share it must take
+ * turns. Ops still in the ring when the instance goes are not applied.
  *
  * Who consumes it:
  *  - the doorbell: TIMERRING_IOC_SQ_ENTER, or IORING_OP_URING_CMD with
- *    cmd_op TIMERRING_URING_CMD_SQ_ENTER (its sqe->cmd must be zero, else
- *    EINVAL). When it returns, every op published before it was applied,
+ *    cmd_op TIMERRING_URING_CMD_SQ_ENTER (its sqe->cmd must be zero and
+ *    uring_cmd_flags 0, else EINVAL, or EFAULT from io_uring itself for a
+ *    buf_index with no registered buffer; in a CQE32 ring big_cqe[0] is
+ *    0).
+ *    When it returns, every op published before it was applied,
  *    up to one ring's worth (unless the CQ ring is full, below); it
  *    returns how many it applied itself (the ioctl's return value, the
  *    CQE's res), which may be fewer: a polling pass (below) may apply
  *    some meanwhile. Errors: EINVAL (the instance not set up, or set up
  *    without an SQ ring), EINTR (a fatal signal while another call of
- *    the instance holds it; then nothing was consumed). From io_uring's
+ *    the instance holds it; then nothing was consumed; a fatal signal
+ *    later ends it early, between steps). From io_uring's
  *    inline issue (IO_URING_F_NONBLOCK) it never sleeps: if an op it
- *    cannot apply there (below) comes first, io_uring issues it again
- *    from its worker threads; if it comes later, it and the ops after it
- *    are left to the instance's work item and not counted in res.
+ *    cannot apply there (below) comes first, the doorbell runs again from
+ *    the submitting task's task work (as a URING_CMD batch does); if it
+ *    comes later, it and the ops after it are left to the instance's
+ *    work item and not counted in res.
  *  - every expiry pass of the instance (the hrtimer's soft-IRQ, or the
  *    work item it continues in), which consumes the ops published before
  *    it expires anything.
@@ -425,7 +440,8 @@ struct timerring_uring_cmd {
  * without a syscall. After an op is consumed, passes keep coming at least
  * once every poll period, max(resolution_ns, TIMERRING_SQ_POLL_NS_MIN),
  * due timers or not, for sq_idle_ms. Then the kernel sets
- * TIMERRING_SQ_NEED_WAKEUP in the SQ ring's flags and stops polling: ops
+ * TIMERRING_SQ_NEED_WAKEUP in the SQ ring's flags (it is set from SETUP
+ * until the first op is consumed) and stops polling: ops
  * published while it is set wait for the next due timer, or for a
  * doorbell. Consuming an op clears it. The handshake is that of
  * io_uring's SQPOLL: publish tail, a full barrier, read flags, and ring
@@ -441,6 +457,8 @@ struct timerring_uring_cmd {
  *    published, and up to a poll period later than that. For an exact
  *    time use TIMERRING_OPF_ABS, which is on the instance clock as seen
  *    from the time namespace of the task that called SETUP;
+ *  - they count in STATS as SUBMIT's ops do (armed_total, ops_failed,
+ *    ...), and in sq_ops_total, not in batches;
  *  - an op that succeeds posts nothing: ARM's generation is not
  *    returned (put a sequence number of your own in user_data to tell a
  *    stale expiration);
