@@ -1589,7 +1589,8 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 	if (!(in->flags & TIMERRING_SETUP_SQ))
 		return in->sq_entries || in->sq_idle_ms ? -EINVAL : 0;
 	if (!out->sq_entries)
-		out->sq_entries = out->cq_entries;
+		out->sq_entries = out->cq_entries < TIMERRING_SQ_ENTRIES_MAX ?
+				  out->cq_entries : TIMERRING_SQ_ENTRIES_MAX;
 	if (out->sq_entries < TIMERRING_SQ_ENTRIES_MIN ||
 	    out->sq_entries > TIMERRING_SQ_ENTRIES_MAX) {
 		if (!clamp)
@@ -1800,9 +1801,10 @@ static void setup_instance(struct fz *f, struct gen *g)
 	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
 	if (f->sq) {
 		f->sq_tail = *f->sq_ktail;
-		CHECK(!f->sq_tail && !*f->sq_khead && !*f->sq_kdropped, -1,
-		      "a new SQ ring: head %u tail %u dropped %u", *f->sq_khead,
-		      f->sq_tail, *f->sq_kdropped);
+		CHECK(!f->sq_tail && !*f->sq_khead && !*f->sq_kdropped &&
+		      *f->sq_kflags == TIMERRING_SQ_NEED_WAKEUP, -1,
+		      "a new SQ ring: head %u tail %u dropped %u flags %#x",
+		      *f->sq_khead, f->sq_tail, *f->sq_kdropped, *f->sq_kflags);
 	}
 }
 
@@ -2160,7 +2162,7 @@ static void sq_resolve(struct fz *f, const struct timerring_op *ops,
  */
 static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 {
-	static struct timerring_op ops[MAX_BATCH], bops[16];
+	static struct timerring_op ops[MAX_BATCH], bops[MAX_BATCH];
 	static struct window w[MAX_BATCH];
 	struct gen lg = { grnd(g) };	/* for what depends on timing */
 	struct timerring_stats st;
@@ -2201,7 +2203,8 @@ static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 		stall_until = 1 + below(g, 40 * NSEC_PER_MSEC);
 	if (mode == SQM_POLL)
 		poll_bound = below(g, 200 * NSEC_PER_MSEC);
-	for (i = 0; mixed && i < 1 + below(g, 8); i++) {
+	n = chance(g, 20) ? 200 + below(g, MAX_BATCH - 200) : 1 + below(g, 8);
+	for (i = 0; mixed && i < n; i++) {
 		gen_op(f, g, &bops[nb], NULL, 0, 1, false);
 		for (j = 0; j < k && ops[j].id != bops[nb].id; j++)
 			;
