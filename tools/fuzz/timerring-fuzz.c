@@ -2329,7 +2329,9 @@ static void sq_garbage(struct fz *f, struct gen *g)
 	u64 t_start;
 	int ret;
 
-	if (!f->sq || !f->mapped)
+	/* up to a CQ ring of error CQEs are consumed: at most 2^16 here */
+	if (!f->sq || !f->mapped ||
+	    f->p.cq_entries > TIMERRING_SQ_ENTRIES_MAX)
 		return;
 	switch (below(g, 3)) {
 	case 0:
