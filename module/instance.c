@@ -213,6 +213,27 @@ bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0)
 }
 
 /*
+ * The end of a pass of a SUBMIT chunk or of the SQ ring's doorbell, under
+ * the lock taken at @t0: expire what is due within one hold, publish the
+ * CQEs and reprogram the hrtimer (for what is left). Returns the CQEs
+ * published, for tr_notify() once the lock is dropped.
+ */
+u32 tr_pass_finish(struct tr_instance *inst, u64 t0)
+{
+	struct tr_core *c = &inst->core;
+	u32 budget = TR_PASS_BUDGET, posted;
+
+	tr_expire_held(c, &budget, t0);
+	posted = tr_pass_end(c);
+	if (posted) {
+		WRITE_ONCE(inst->published_tail, c->cq.tail);
+		inst->wakeups++;
+	}
+	tr_program(inst);
+	return posted;
+}
+
+/*
  * One pass of the expiry path, handling at most *@budget entries (what it
  * handled is taken off) within one lock hold (TR_HOLD_NS), after one step
  * of the SQ ring's consumer (sqpoll.c). Returns true if work is left for

@@ -118,6 +118,7 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 u64 tr_clock_now(const struct tr_instance *inst);
 bool tr_run(struct tr_instance *inst, u32 *budget);
 bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0);
+u32 tr_pass_finish(struct tr_instance *inst, u64 t0);
 void tr_program(struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
 int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,

@@ -24,7 +24,11 @@
  * unblocks it. Ops are thus applied strictly in ring order, and no op is
  * ever applied twice or skipped.
  *
- * Polling. With ops coming, the hrtimer is kept programmed at least one
+ * The room in the ref pool that a SUBMIT chunk set pages aside for
+ * (tr_ensure_pool()) is left to it (tr_core.refs_held): the consumer runs
+ * in soft-IRQ between that chunk's allocation and its ops.
+ *
+ * Polling. With ops coming, the hrtimer is kept programmed at most one
  * poll period (max(resolution, 100 us)) ahead, so ops published are
  * applied within a poll period without a syscall, until sq_idle_ms pass
  * without an op. Then the pass sets TIMERRING_SQ_NEED_WAKEUP and the
@@ -328,7 +332,7 @@ static int tr_sq_unblock(struct tr_instance *inst)
 	struct tr_apply a = { };
 	struct tr_prep prep;
 	int ret = 0, pool_err = 0;
-	u32 posted, budget, nfree;
+	u32 posted, nfree;
 	bool ok = true;
 	u8 fresh = 0;
 	u64 t0;
@@ -377,14 +381,7 @@ static int tr_sq_unblock(struct tr_instance *inst)
 		tr_sq_idle(inst, 1);
 	}
 	nfree = tr_pool_settle(inst, ok && b->res[0] >= 0, spare);
-	budget = TR_PASS_BUDGET;
-	tr_expire_held(c, &budget, t0);
-	posted = tr_pass_end(c);
-	if (posted) {
-		WRITE_ONCE(inst->published_tail, c->cq.tail);
-		inst->wakeups++;
-	}
-	tr_program(inst);
+	posted = tr_pass_finish(inst, t0);
 	spin_unlock_bh(&inst->lock);
 	tr_notify(inst, posted);
 
@@ -425,7 +422,7 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 {
 	struct tr_sqpoll *sp = inst->sqp;
 	struct tr_core *c = &inst->core;
-	u32 total = 0, k, posted, budget;
+	u32 total = 0, k, posted;
 	bool blocked, first = true;
 	u64 t0;
 
@@ -444,14 +441,7 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 		tr_simd_set_drain(c);
 		k = tr_sq_step(inst);
 		tr_sq_idle(inst, k);
-		budget = TR_PASS_BUDGET;
-		tr_expire_held(c, &budget, t0);
-		posted = tr_pass_end(c);
-		if (posted) {
-			WRITE_ONCE(inst->published_tail, c->cq.tail);
-			inst->wakeups++;
-		}
-		tr_program(inst);
+		posted = tr_pass_finish(inst, t0);
 		blocked = sp->blocked;
 		sp->enter_total += first;
 		first = false;

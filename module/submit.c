@@ -288,15 +288,8 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	tr_apply_locked(inst, n, &prep, st, pool_err, t0);
 	ok = tr_ops_succeeded(b, st->done - done0);
 	nfree = tr_pool_settle(inst, ok == backed, spare);
-	/* what is left due is the hrtimer's, programmed below */
-	budget = TR_PASS_BUDGET;
-	tr_expire_held(c, &budget, t0);
-	posted = tr_pass_end(c);
-	if (posted) {
-		WRITE_ONCE(inst->published_tail, c->cq.tail);
-		inst->wakeups++;
-	}
-	tr_program(inst);
+	/* what is left due is the hrtimer's */
+	posted = tr_pass_finish(inst, t0);
 	spin_unlock_bh(&inst->lock);
 	tr_notify(inst, posted);
 

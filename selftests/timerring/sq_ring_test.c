@@ -66,6 +66,17 @@ static bool sq_drained(const struct timerring *tr, uint64_t ns)
 	return true;
 }
 
+/* Empty a tracefs file (the buffer, a pid filter): open with O_TRUNC. */
+static int trunc_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 static bool need_wakeup(const struct timerring *tr)
 {
 	return __atomic_load_n(tr->sq.kflags, __ATOMIC_ACQUIRE) &
@@ -342,7 +353,7 @@ TEST_F(sq, busy_stack_no_syscall)
 
 	snprintf(buf, sizeof(buf), "%d", getpid());
 	traced = !tr_write_file("/sys/kernel/tracing/set_event_pid", buf) &&
-		 !tr_write_file("/sys/kernel/tracing/trace", "") &&
+		 !trunc_file("/sys/kernel/tracing/trace") &&
 		 !tr_write_file(ev, "1");
 	/* markers around the loop: getppid() is NR 110 on x86-64 */
 	syscall(SYS_getppid);
@@ -373,6 +384,8 @@ TEST_F(sq, busy_stack_no_syscall)
 	syscall(SYS_getppid);
 	if (traced)
 		tr_write_file(ev, "0");
+	/* the pid filter would hide every later test's events */
+	trunc_file("/sys/kernel/tracing/set_event_pid");
 	/* the last ops are consumed by the next passes */
 	for (i = 0; i < 5000 && sq_head(tr) != tr->sq.tail; i++)
 		sleep_ns(NSEC_PER_MSEC);
@@ -394,7 +407,6 @@ TEST_F(sq, busy_stack_no_syscall)
 	text = malloc(cap);
 	ASSERT_NE(NULL, text);
 	len = tr_read_text("/sys/kernel/tracing/trace", text, cap);
-	tr_write_file("/sys/kernel/tracing/set_event_pid", "");
 	ASSERT_LT(0, len);
 	first = strstr(text, "NR 110 ");
 	ASSERT_NE(NULL, first) TH_LOG("no marker in the trace");
