@@ -164,6 +164,7 @@ struct tr_sq {
 	u32 mask;		/* private copies: never read back */
 	u32 entries;
 	u32 head;
+	u32 published;		/* head as last stored to khead */
 	u32 flags;
 	u32 dropped;
 };
@@ -384,6 +385,7 @@ void tr_sq_init(struct tr_sq *sq, void *map, u32 entries,
 u32 tr_sq_avail(const struct tr_sq *sq);
 void tr_sq_fetch(const struct tr_sq *sq, struct timerring_op *dst, u32 n);
 void tr_sq_commit(struct tr_sq *sq, u32 n, u32 bad);
+void tr_sq_publish(struct tr_sq *sq);
 void tr_sq_set_wakeup(struct tr_sq *sq, bool need);
 
 static inline bool tr_cq_has_space(const struct tr_cq *cq)

@@ -225,6 +225,7 @@ u32 tr_pass_finish(struct tr_instance *inst, u64 t0)
 
 	tr_expire_held(c, &budget, t0);
 	posted = tr_pass_end(c);
+	tr_sqpoll_publish(inst);
 	if (posted) {
 		WRITE_ONCE(inst->published_tail, c->cq.tail);
 		inst->wakeups++;
@@ -264,6 +265,7 @@ bool tr_run(struct tr_instance *inst, u32 *budget)
 	if (inst->sqp)
 		sq_more = tr_sqpoll_more(inst);
 	posted = tr_pass_end(c);
+	tr_sqpoll_publish(inst);
 	if (posted) {
 		WRITE_ONCE(inst->published_tail, c->cq.tail);
 		inst->wakeups++;

@@ -23,7 +23,8 @@
  * backwards or far ahead makes the ring look full of whatever it holds,
  * each op of which is then checked like any other. Each op is copied out
  * once (tr_sq_fetch()) before anything looks at it, and head is stored
- * with store-release only after the ops it passes were read.
+ * with store-release only after the ops it passes were read and the
+ * error CQEs of those that failed were published (tr_sq_publish()).
  *
  * Which ops a caller that cannot allocate may apply is decided here too
  * (tr_sq_applicable()): the pass in soft-IRQ stops before the first op
@@ -92,16 +93,32 @@ void tr_sq_fetch(const struct tr_sq *sq, struct timerring_op *dst, u32 n)
 	memcpy(dst + part, &sq->ops[0], (n - part) * sizeof(*dst));
 }
 
-/* Move head past @n ops fetched, @bad of them malformed, and publish it. */
+/*
+ * Move head past @n ops fetched, @bad of them malformed; tr_sq_publish()
+ * makes it visible.
+ */
 void tr_sq_commit(struct tr_sq *sq, u32 n, u32 bad)
 {
 	sq->head += n;
-	/* Release: the ops were read before the producer may reuse them. */
+	sq->dropped += bad;
+}
+
+/*
+ * Publish head and dropped, at the end of a pass: after the CQ ring's
+ * tail (tr_cq_end()), so that once userspace sees head past an op, the
+ * op's error CQE, if any, is below the CQ tail it reads next.
+ */
+void tr_sq_publish(struct tr_sq *sq)
+{
+	if (sq->head == sq->published)
+		return;
+	sq->published = sq->head;
+	/*
+	 * Release: the ops were read, and the CQ tail stored, before the
+	 * producer may reuse the slots.
+	 */
 	smp_store_release(sq->khead, sq->head);
-	if (bad) {
-		sq->dropped += bad;
-		WRITE_ONCE(*sq->kdropped, sq->dropped);
-	}
+	WRITE_ONCE(*sq->kdropped, sq->dropped);
 }
 
 /* Set or clear TIMERRING_SQ_NEED_WAKEUP. */

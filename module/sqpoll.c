@@ -239,7 +239,11 @@ static u32 tr_sq_step(struct tr_instance *inst)
 	n = min(sp->n, c->cq.space);
 	if (!n)
 		return 0;
-	tr_sq_prep(inst, &prep, n, c->now_ns);
+	/*
+	 * The pass read the clock before tail: read it again, so that an
+	 * op published in between is not relative to a time before it.
+	 */
+	tr_sq_prep(inst, &prep, n, max(c->now_ns, tr_clock_now(inst)));
 	k = tr_sq_applicable(c, b->ops, &b->out, n);
 	a.ops = b->ops;
 	a.out = &b->out;
@@ -304,6 +308,13 @@ bool tr_sqpoll_more(struct tr_instance *inst)
 
 	return tr_cq_has_space(&inst->core.cq) &&
 	       (sp->blocked || sp->n || tr_sq_avail(&sp->ring));
+}
+
+/* At the end of a pass, after tr_pass_end(): the head of the SQ ring. */
+void tr_sqpoll_publish(struct tr_instance *inst)
+{
+	if (inst->sqp)
+		tr_sq_publish(&inst->sqp->ring);
 }
 
 /* tr_program(): the next tick to run a pass at, polling included. */

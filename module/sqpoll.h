@@ -54,6 +54,7 @@ void tr_sqpoll_free(struct tr_instance *inst);
 
 bool tr_sqpoll_pass(struct tr_instance *inst);
 bool tr_sqpoll_more(struct tr_instance *inst);
+void tr_sqpoll_publish(struct tr_instance *inst);
 u64 tr_sqpoll_next(struct tr_instance *inst, u64 next);
 void tr_sqpoll_work(struct tr_instance *inst);
 int tr_sq_enter(struct tr_instance *inst, bool nonblock);

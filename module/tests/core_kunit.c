@@ -450,6 +450,8 @@ static void tr_test_sq_reader(struct kunit *test)
 	WRITE_ONCE(*(u32 *)(map + off.ring_mask), 0);
 	WRITE_ONCE(*sq.khead, 77);
 	tr_sq_commit(&sq, 3, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(*sq.khead), 77U);
+	tr_sq_publish(&sq);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(*sq.khead), 3U);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(*sq.kdropped), 1U);
 	WRITE_ONCE(*sq.ktail, 5);

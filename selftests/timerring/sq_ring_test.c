@@ -342,7 +342,7 @@ TEST_F(sq, busy_stack_no_syscall)
 	unsigned int r, i, id, fired = 0, syscalls = 0;
 	unsigned long spin;
 	size_t cap = 1 << 22;
-	char buf[64], *text, *p, *first, *last;
+	char buf[64], text0[64], *text, *p, *first, *last;
 	bool traced;
 	ssize_t len;
 
@@ -352,7 +352,13 @@ TEST_F(sq, busy_stack_no_syscall)
 	ASSERT_EQ(1, timerring_sq_enter(tr));
 
 	snprintf(buf, sizeof(buf), "%d", getpid());
-	traced = !tr_write_file("/sys/kernel/tracing/set_event_pid", buf) &&
+	/* events go to the buffer only with no tracer (a latency tracer's
+	 * buffer holds its worst section) and with tracing on
+	 */
+	traced = tr_read_text("/sys/kernel/tracing/current_tracer", text0,
+			      sizeof(text0)) > 0 && !strncmp(text0, "nop", 3) &&
+		 !tr_write_file("/sys/kernel/tracing/tracing_on", "1") &&
+		 !tr_write_file("/sys/kernel/tracing/set_event_pid", buf) &&
 		 !trunc_file("/sys/kernel/tracing/trace") &&
 		 !tr_write_file(ev, "1");
 	/* markers around the loop: getppid() is NR 110 on x86-64 */

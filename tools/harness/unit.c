@@ -623,6 +623,8 @@ static void test_sq(void)
 	*(u32 *)(map + off.ring_mask) = 0;
 	*sq.khead = 1000;
 	tr_sq_commit(&sq, 6, 0);
+	T_ASSERT(*sq.khead == 1000 && sq.head == 6, "head before publish");
+	tr_sq_publish(&sq);
 	T_ASSERT(*sq.khead == 6 && sq.head == 6, "head %u", *sq.khead);
 	*sq.ktail = 10;
 	T_ASSERT(tr_sq_avail(&sq) == 4, "avail %u", tr_sq_avail(&sq));
@@ -631,6 +633,7 @@ static void test_sq(void)
 		 got[3].id == 1, "wrap %u %u %u %u", got[0].id, got[1].id,
 		 got[2].id, got[3].id);
 	tr_sq_commit(&sq, 4, 3);
+	tr_sq_publish(&sq);
 	T_ASSERT(*sq.khead == 10 && *sq.kdropped == 3, "dropped");
 	tr_sq_set_wakeup(&sq, true);
 	T_ASSERT(*sq.kflags == TIMERRING_SQ_NEED_WAKEUP, "flag");

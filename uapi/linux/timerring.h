@@ -405,7 +405,10 @@ struct timerring_uring_cmd {
  * Producing is as in io_uring's SQ ring: write a struct timerring_op at
  * ops[tail & ring_mask] for each op, then store the new tail with
  * store-release. The kernel consumes ops in ring order and then stores
- * head past them with store-release; a slot may be rewritten once head
+ * head past them with store-release, after it published the error CQEs
+ * of those that failed: once head (load-acquire) is past an op, its
+ * error CQE, if it has one, is below the CQ ring's tail read after it,
+ * so an op with none there succeeded. A slot may be rewritten once head
  * has passed it. The ring is untrusted input: the kernel reads each op
  * once, into its own memory, before it checks it; it keeps its own head,
  * mask and size and never reads them back; a tail more than ring_entries
@@ -553,7 +556,7 @@ struct timerring_stats {
 	__u64 armed_total;
 	__u64 modified_total;
 	__u64 cancelled_total;
-	__u64 expired_total;	/* CQEs posted */
+	__u64 expired_total;	/* expiration CQEs posted (not error CQEs) */
 	__u64 overflowed_total;	/* expirations that went to the overflow list */
 	__u64 overflow_now;
 	__u64 dropped_total;	/* always 0 */
