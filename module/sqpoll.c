@@ -434,7 +434,7 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 	struct tr_sqpoll *sp = inst->sqp;
 	struct tr_core *c = &inst->core;
 	u32 total = 0, k, posted;
-	bool blocked, first = true;
+	bool blocked, more, first = true;
 	u64 t0;
 
 	if (!sp)
@@ -454,6 +454,8 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 		tr_sq_idle(inst, k);
 		posted = tr_pass_finish(inst, t0);
 		blocked = sp->blocked;
+		/* no pass of its own just to find the ring empty */
+		more = blocked || sp->n || tr_sq_avail(&sp->ring);
 		sp->enter_total += first;
 		first = false;
 		spin_unlock_bh(&inst->lock);
@@ -461,7 +463,7 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 
 		total += k;
 		if (blocked && nonblock) {
-			/* io-wq retries it blocking, if it got nowhere */
+			/* run again blocking (task work), if it got nowhere */
 			if (!total) {
 				spin_lock_bh(&inst->lock);
 				sp->enter_total--;
@@ -477,7 +479,7 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 			k = tr_sq_unblock(inst);
 			total += k;
 		}
-	} while (k && total < sp->ring.entries &&
+	} while (k && more && total < sp->ring.entries &&
 		 !fatal_signal_pending(current));
 	mutex_unlock(&inst->submit_mutex);
 	return total;
