@@ -231,6 +231,41 @@ static inline ssize_t tr_read_text(const char *path, char *buf, size_t len)
 	return n;
 }
 
+/*
+ * The whole of a file of any length (a trace, a tracefs format), NUL
+ * terminated, its length in *@len if @len; NULL on error. free() it.
+ */
+static inline char *tr_read_all(const char *path, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0 || !buf) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return NULL;
+	}
+	while ((r = read(fd, buf + n, cap - n)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(buf, 2 * cap + 1);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
 /* Read the first unsigned number of a (proc, sysfs) file; 0 or -errno. */
 static inline int tr_read_u64_file(const char *path, uint64_t *val)
 {

@@ -185,38 +185,6 @@ static int write_str(const char *path, const char *s)
 	return ret;
 }
 
-/* The whole of a (trace) file, NUL terminated; NULL on error. */
-static char *read_all(const char *path, size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap + 1);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0 || !buf) {
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		return NULL;
-	}
-	while ((r = read(fd, buf + n, cap - n)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, 2 * cap + 1);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	buf[n] = 0;
-	if (len)
-		*len = n;
-	return buf;
-}
-
 /* Poll a ring that has no fd left until a CQE is ready; the CQEs ready. */
 static unsigned int wait_ready(const struct timerring *tr, uint64_t timeout_ns)
 {
@@ -373,7 +341,7 @@ TEST_F_TIMEOUT(unload, trace_after_rmmod, 60)
 			continue;
 		snprintf(path, sizeof(path), TR_INST "/events/timerring/%s/format",
 			 e->d_name);
-		buf = read_all(path, NULL);
+		buf = tr_read_all(path, NULL);
 		ASSERT_NE(NULL, buf) TH_LOG("%s", path);
 		fmt = strstr(buf, "print fmt:");
 		ASSERT_NE(NULL, fmt) TH_LOG("%s", path);
@@ -402,7 +370,7 @@ TEST_F_TIMEOUT(unload, trace_after_rmmod, 60)
 	ASSERT_EQ(0, tr_cancel(&tr, 100));
 	timerring_close(&tr);
 
-	buf = read_all(TR_INST "/trace", NULL);
+	buf = tr_read_all(TR_INST "/trace", NULL);
 	ASSERT_NE(NULL, buf);
 	EXPECT_LE(80 + 3, check_lines(_metadata, buf, "timerring_op:"));
 	EXPECT_LE(80, check_lines(_metadata, buf, "timerring_expire:"));
@@ -417,12 +385,12 @@ TEST_F_TIMEOUT(unload, trace_after_rmmod, 60)
 	for (i = 0; i < 2; i++) {
 		size_t len;
 
-		buf = read_all(TR_INST "/trace", &len);
+		buf = tr_read_all(TR_INST "/trace", &len);
 		ASSERT_NE(NULL, buf);
 		check_lines(_metadata, buf, "timerring_");
 		free(buf);
 	}
-	buf = read_all(TRACEFS "/trace", NULL);
+	buf = tr_read_all(TRACEFS "/trace", NULL);
 	ASSERT_NE(NULL, buf);
 	check_lines(_metadata, buf, "timerring_");
 	free(buf);

@@ -341,10 +341,9 @@ TEST_F(sq, busy_stack_no_syscall)
 	struct timerring_stats st;
 	unsigned int r, i, id, fired = 0, syscalls = 0;
 	unsigned long spin;
-	size_t cap = 1 << 22;
 	char buf[64], text0[64], *text, *p, *first, *last;
 	bool traced;
-	ssize_t len;
+	size_t len;
 
 	/* the periodic timer, and a first doorbell to start polling */
 	timerring_op_arm(&op, 0, NSEC_PER_MSEC, 0, 1, NSEC_PER_MSEC);
@@ -410,9 +409,8 @@ TEST_F(sq, busy_stack_no_syscall)
 		TH_LOG("no raw_syscalls in tracefs: doorbells counted only");
 		return;
 	}
-	text = malloc(cap);
+	text = tr_read_all("/sys/kernel/tracing/trace", &len);
 	ASSERT_NE(NULL, text);
-	len = tr_read_text("/sys/kernel/tracing/trace", text, cap);
 	ASSERT_LT(0, len);
 	first = strstr(text, "NR 110 ");
 	ASSERT_NE(NULL, first) TH_LOG("no marker in the trace");

@@ -73,33 +73,10 @@ static int write_str(const char *dir, const char *rel, const char *s)
 
 static char *read_all(const char *dir, const char *rel)
 {
-	size_t len = 0, cap = 1 << 16;
-	char path[512], *buf = malloc(cap + 1);
-	ssize_t n;
-	int fd;
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !buf) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, cap - len)) > 0) {
-		len += n;
-		if (len == cap) {
-			char *nb = realloc(buf, 2 * cap + 1);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
+	return tr_read_all(path, NULL);
 }
 
 /* Value of "key=" in a trace line, as a number (base 0); -1 if absent. */
