@@ -18,28 +18,7 @@
 #include "eventfd.h"
 #include "core.h"
 #include "batch.h"
-
-/*
- * The hrtimer soft-IRQ of one CPU spends at most TR_SOFTIRQ_NS per jiffy
- * in the passes of all instances together, each of at most
- * TR_SOFTIRQ_PASS_BUDGET entries; what is left runs from the instances'
- * work items (instance.c).
- */
-#define TR_SOFTIRQ_NS		(200 * NSEC_PER_USEC)
-#define TR_SOFTIRQ_PASS_BUDGET	256
-
-/*
- * One hold of the instance lock (bottom halves off) by a pass, by the
- * expiry of a SUBMIT chunk or by CANCEL_ALL handles its refs in slices of
- * TR_HOLD_SLICE and ends after the slice that took it past TR_HOLD_NS, or
- * at its budget (TR_PASS_BUDGET refs, ~140 us natively). Natively a slice
- * is ~1-3 us, so a hold stays near 100 us; under TCG, where a ref costs
- * 30-150x more (a TLB miss of QEMU's soft MMU each, for timers spread over
- * the table), a hold stays under 1 ms instead of the 18-27 ms of 4096
- * refs (tools/bench/RESULTS.md).
- */
-#define TR_HOLD_NS		(100 * NSEC_PER_USEC)
-#define TR_HOLD_SLICE		32
+#include "shard.h"
 
 struct file;
 struct tr_sqpoll;
@@ -58,26 +37,10 @@ struct tr_batch_buf {
 };
 
 struct tr_instance {
-	/* the core and everything the expiry path touches: under lock */
-	spinlock_t lock;
-	struct tr_core core;
-	u64 programmed;			/* tick the hrtimer is set for */
-	bool dead;			/* closing: do not re-arm */
-	bool cancelling;		/* CANCEL_ALL between lock holds */
-	/*
-	 * The last tail stored to the ring: WRITE_ONCE() under lock, read
-	 * without it by poll and WAIT (tr_cq_unread()), which only compare it
-	 * with the ring's head.
-	 */
-	u32 published_tail;
-	u64 wakeups;
-	u64 batches;
+	/* its timers: one shard (shard.c) */
+	struct tr_shard shard;
+	u64 batches;			/* WRITE_ONCE() under submit_mutex */
 
-	struct hrtimer hrt;
-	struct work_struct work;
-	/* on a CPU's list of instances whose pass did not fit its budget */
-	struct llist_node defer_node;
-	unsigned long deferred;		/* bit 0: on that list */
 	wait_queue_head_t wq;
 	struct tr_eventfd __rcu *evfd;
 
@@ -109,24 +72,18 @@ extern unsigned int tr_max_timers;
 extern unsigned int tr_max_cq_entries;
 
 /* instance.c */
-int tr_slab_init(void);
-void tr_slab_exit(void);
 struct tr_instance *tr_instance_alloc(void);
 void tr_instance_free(struct tr_instance *inst);
 int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 		      size_t usize);
 u64 tr_clock_now(const struct tr_instance *inst);
-bool tr_run(struct tr_instance *inst, u32 *budget);
-bool tr_expire_held(struct tr_core *c, u32 *budget, u64 t0);
-u32 tr_pass_finish(struct tr_instance *inst, u64 t0);
-void tr_program(struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
-int tr_ensure_chunk(struct tr_instance *inst, u32 id, bool periodic,
-		    bool nowait, u8 *fresh);
-void tr_drop_fresh(struct tr_instance *inst, u32 id, u8 fresh);
-int tr_ensure_pool(struct tr_instance *inst, u32 n, bool nowait);
-u32 tr_pool_settle(struct tr_instance *inst, bool keep, void **pages);
-void tr_pool_free(struct tr_instance *inst, void **pages, u32 n);
+
+/* The shard that holds timer @id. */
+static inline struct tr_shard *tr_shard_of(struct tr_instance *inst, u32 id)
+{
+	return &inst->shard;
+}
 
 static inline bool tr_ready(struct tr_instance *inst)
 {

@@ -21,7 +21,7 @@
  * gives it to group timerring (0660), as /dev/kvm is given to group kvm.
  * What an unprivileged member of that group can pin is bounded by its
  * budget (account.c), and what it can make the soft-IRQ do by the per-CPU
- * soft-IRQ budget (instance.c).
+ * soft-IRQ budget (shard.c).
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>

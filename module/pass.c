@@ -7,7 +7,7 @@
  * once, posts what waits on the pending queue, runs the wheel up to now
  * and posts what became due, within a budget of refs (tr_pass_expire()),
  * then publishes the new tail and overflow state (tr_pass_end()). The
- * expiry path (instance.c) runs begin, expire, end. The submit path
+ * expiry path (shard.c) runs begin, expire, end. The submit path
  * (submit.c) runs begin, expire with a small budget, tr_apply() on a chunk
  * of ops, expire again (ops with an expiry already past queue their CQEs),
  * end. KUnit, the harness model and the harness benchmark call the same

@@ -171,7 +171,7 @@ static void tr_sq_retire(struct tr_instance *inst, u32 k, u32 failed)
 {
 	struct tr_sqpoll *sp = inst->sqp;
 	struct tr_batch_buf *b = sp->buf;
-	struct tr_core *c = &inst->core;
+	struct tr_core *c = &inst->shard.core;
 	u32 i, bad = 0;
 
 	for (i = 0; failed && i < k; i++) {
@@ -197,7 +197,7 @@ static void tr_sq_prep(struct tr_instance *inst, struct tr_prep *prep, u32 n,
 {
 	struct tr_sqpoll *sp = inst->sqp;
 	struct tr_batch_buf *b = sp->buf;
-	struct tr_core *c = &inst->core;
+	struct tr_core *c = &inst->shard.core;
 	u32 i;
 
 	memcpy(b->ops, sp->raw, n * sizeof(b->ops[0]));
@@ -221,7 +221,7 @@ static u32 tr_sq_step(struct tr_instance *inst)
 {
 	struct tr_sqpoll *sp = inst->sqp;
 	struct tr_batch_buf *b = sp->buf;
-	struct tr_core *c = &inst->core;
+	struct tr_core *c = &inst->shard.core;
 	struct tr_prep prep;
 	struct tr_apply a = { };
 	u32 n, k;
@@ -266,7 +266,7 @@ static u32 tr_sq_step(struct tr_instance *inst)
 static void tr_sq_idle(struct tr_instance *inst, u32 applied)
 {
 	struct tr_sqpoll *sp = inst->sqp;
-	u64 now = inst->core.now_ns;
+	u64 now = inst->shard.core.now_ns;
 
 	if (applied || sp->n) {
 		sp->poll_until = now + sp->idle_ns;
@@ -306,7 +306,7 @@ bool tr_sqpoll_more(struct tr_instance *inst)
 {
 	struct tr_sqpoll *sp = inst->sqp;
 
-	return tr_cq_has_space(&inst->core.cq) &&
+	return tr_cq_has_space(&inst->shard.core.cq) &&
 	       (sp->blocked || sp->n || tr_sq_avail(&sp->ring));
 }
 
@@ -324,7 +324,7 @@ u64 tr_sqpoll_next(struct tr_instance *inst, u64 next)
 
 	if (sp->ring.flags & TIMERRING_SQ_NEED_WAKEUP)
 		return next;
-	return min(next, inst->core.now_tick + sp->poll_ticks);
+	return min(next, inst->shard.core.now_tick + sp->poll_ticks);
 }
 
 /*
@@ -337,7 +337,8 @@ static int tr_sq_unblock(struct tr_instance *inst)
 {
 	struct tr_sqpoll *sp = inst->sqp;
 	struct tr_batch_buf *b = sp->buf;
-	struct tr_core *c = &inst->core;
+	struct tr_shard *sh = &inst->shard;
+	struct tr_core *c = &sh->core;
 	const struct timerring_op *op = &b->ops[0];
 	void *spare[TR_POOL_SPARE_MAX];
 	struct tr_apply a = { };
@@ -352,13 +353,13 @@ static int tr_sq_unblock(struct tr_instance *inst)
 	tr_sq_prep(inst, &prep, 1, tr_clock_now(inst));
 	if (!b->out.verdict[0] && op->opcode != TIMERRING_OP_CANCEL &&
 	    op->opcode != TIMERRING_OP_CANCEL_ALL) {
-		ret = tr_ensure_chunk(inst, op->id, b->out.ival[0], false,
+		ret = tr_ensure_chunk(sh, op->id, b->out.ival[0], false,
 				      &fresh);
 		if (!ret)
-			pool_err = tr_ensure_pool(inst, 1, false);
+			pool_err = tr_ensure_pool(sh, 1, false);
 	}
 
-	spin_lock_bh(&inst->lock);
+	spin_lock_bh(&sh->lock);
 	t0 = local_clock();
 	tr_pass_begin(c, tr_clock_now(inst));
 	tr_simd_set_drain(c);
@@ -370,7 +371,7 @@ static int tr_sq_unblock(struct tr_instance *inst)
 		if (b->out.verdict[0]) {
 			b->res[0] = b->out.verdict[0];
 		} else if (op->opcode == TIMERRING_OP_CANCEL_ALL) {
-			b->res[0] = tr_cancel_all_locked(inst, t0);
+			b->res[0] = tr_cancel_all_locked(sh, t0);
 		} else if (ret) {
 			b->res[0] = ret;
 		} else {
@@ -391,14 +392,14 @@ static int tr_sq_unblock(struct tr_instance *inst)
 		WRITE_ONCE(sp->blocked, false);
 		tr_sq_idle(inst, 1);
 	}
-	nfree = tr_pool_settle(inst, ok && b->res[0] >= 0, spare);
-	posted = tr_pass_finish(inst, t0);
-	spin_unlock_bh(&inst->lock);
+	nfree = tr_pool_settle(sh, ok && b->res[0] >= 0, spare);
+	posted = tr_pass_finish(sh, t0);
+	spin_unlock_bh(&sh->lock);
 	tr_notify(inst, posted);
 
-	tr_pool_free(inst, spare, nfree);
+	tr_pool_free(sh, spare, nfree);
 	if (fresh && (!ok || b->res[0] < 0))
-		tr_drop_fresh(inst, op->id, fresh);
+		tr_drop_fresh(sh, op->id, fresh);
 	return ok;
 }
 
@@ -432,7 +433,8 @@ void tr_sqpoll_work(struct tr_instance *inst)
 int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 {
 	struct tr_sqpoll *sp = inst->sqp;
-	struct tr_core *c = &inst->core;
+	struct tr_shard *sh = &inst->shard;
+	struct tr_core *c = &sh->core;
 	u32 total = 0, k, posted;
 	bool blocked, more, first = true;
 	u64 t0;
@@ -446,33 +448,32 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 		return -EINTR;
 	}
 	do {
-		spin_lock_bh(&inst->lock);
+		spin_lock_bh(&sh->lock);
 		t0 = local_clock();
 		tr_pass_begin(c, tr_clock_now(inst));
 		tr_simd_set_drain(c);
 		k = tr_sq_step(inst);
 		tr_sq_idle(inst, k);
-		posted = tr_pass_finish(inst, t0);
+		posted = tr_pass_finish(sh, t0);
 		blocked = sp->blocked;
 		/* no pass of its own just to find the ring empty */
 		more = blocked || sp->n || tr_sq_avail(&sp->ring);
 		sp->enter_total += first;
 		first = false;
-		spin_unlock_bh(&inst->lock);
+		spin_unlock_bh(&sh->lock);
 		tr_notify(inst, posted);
 
 		total += k;
 		if (blocked && nonblock) {
 			/* run again blocking (task work), if it got nowhere */
 			if (!total) {
-				spin_lock_bh(&inst->lock);
+				spin_lock_bh(&sh->lock);
 				sp->enter_total--;
-				spin_unlock_bh(&inst->lock);
+				spin_unlock_bh(&sh->lock);
 				mutex_unlock(&inst->submit_mutex);
 				return -EAGAIN;
 			}
-			queue_work_node(inst->node, system_unbound_wq,
-					&inst->work);
+			tr_shard_kick(sh);
 			break;
 		}
 		if (blocked) {

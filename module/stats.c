@@ -40,11 +40,12 @@ int tr_copy_struct_to_user(void __user *dst, size_t usize, const void *src,
 
 static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
 {
-	struct tr_core *c = &inst->core;
+	struct tr_shard *sh = &inst->shard;
+	struct tr_core *c = &sh->core;
 	unsigned int i;
 
 	memset(s, 0, sizeof(*s));
-	spin_lock_bh(&inst->lock);
+	spin_lock_bh(&sh->lock);
 	s->armed_now = c->armed;
 	s->armed_total = c->st.armed_total;
 	s->modified_total = c->st.modified_total;
@@ -52,17 +53,17 @@ static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
 	s->expired_total = c->st.expired_total;
 	s->overflowed_total = c->st.overflowed_total;
 	s->overflow_now = tr_pending_nr(c);
-	s->batches = inst->batches;
+	s->batches = READ_ONCE(inst->batches);
 	s->ops_failed = c->st.ops_failed;
 	s->cascades = c->st.cascades;
-	s->wakeups = inst->wakeups;
+	s->wakeups = sh->wakeups;
 	s->mem_bytes = tr_table_bytes(c) + inst->ring_bytes +
 		       sizeof(*inst) + sizeof(*inst->buf);
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
 		s->lateness_hist[i] = c->st.lateness_hist[i];
 	s->drain_impl = c->kern_last;
 	tr_sqpoll_stats(inst, s);
-	spin_unlock_bh(&inst->lock);
+	spin_unlock_bh(&sh->lock);
 	s->resolution_ns = c->res_ns;
 	s->max_timers = c->max_ids;
 	s->cq_entries = c->cq.entries;

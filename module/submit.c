@@ -17,7 +17,7 @@
  *   3. back every id the chunk's valid ARMs and MODIFYs use with a table
  *      chunk (and an interval array for a periodic one), and set pool
  *      pages aside for them (may allocate);
- *   4. under the instance lock: run the wheel up to now (a small budget),
+ *   4. under the shard lock: run the wheel up to now (a small budget),
  *      apply the ops in order, post what became due, reprogram the hrtimer;
  *      the ops that need pool pages install them from those set aside;
  *   5. if a valid ARM or MODIFY failed (in step 3 or 4) or was not applied
@@ -84,13 +84,13 @@ struct tr_submit_state {
 /*
  * CANCEL_ALL: O(armed), at most TR_PASS_BUDGET refs or TR_HOLD_NS (checked
  * every TR_HOLD_SLICE refs) per lock hold, the first hold counted from
- * @t0, when the chunk took the lock. In between, inst->cancelling keeps
+ * @t0, when the chunk took the lock. In between, sh->cancelling keeps
  * the expiry path off the wheel, so that the op takes effect at one
  * instant: no timer it cancels fires meanwhile. Called and returns locked.
  */
-int tr_cancel_all_locked(struct tr_instance *inst, u64 t0)
+int tr_cancel_all_locked(struct tr_shard *sh, u64 t0)
 {
-	struct tr_core *c = &inst->core;
+	struct tr_core *c = &sh->core;
 	u32 n = 0, held = 0, budget = TR_HOLD_SLICE;
 
 	while (!tr_cancel_all(c, &budget, &n)) {
@@ -98,24 +98,24 @@ int tr_cancel_all_locked(struct tr_instance *inst, u64 t0)
 		budget = TR_HOLD_SLICE;
 		if (held < TR_PASS_BUDGET && local_clock() - t0 < TR_HOLD_NS)
 			continue;
-		inst->cancelling = true;
-		spin_unlock_bh(&inst->lock);
+		sh->cancelling = true;
+		spin_unlock_bh(&sh->lock);
 		cond_resched();
-		spin_lock_bh(&inst->lock);
+		spin_lock_bh(&sh->lock);
 		t0 = local_clock();
 		held = 0;
 	}
-	inst->cancelling = false;
+	sh->cancelling = false;
 	return min_t(u32, n, S32_MAX);
 }
 
 /* Apply the chunk's ops, CANCEL_ALL included. Called and returns locked. */
-static void tr_apply_locked(struct tr_instance *inst, u32 n,
-			    const struct tr_prep *prep,
+static void tr_apply_locked(struct tr_instance *inst, struct tr_shard *sh,
+			    u32 n, const struct tr_prep *prep,
 			    struct tr_submit_state *st, int pool_err, u64 t0)
 {
 	struct tr_batch_buf *b = inst->buf;
-	struct tr_core *c = &inst->core;
+	struct tr_core *c = &sh->core;
 	struct tr_apply a = {
 		.ops = b->ops,
 		.out = &b->out,
@@ -128,7 +128,7 @@ static void tr_apply_locked(struct tr_instance *inst, u32 n,
 
 	while ((i = tr_apply(c, &a, i)) < n && !a.stop) {
 		/* a CANCEL_ALL: tr_apply() leaves it to us */
-		b->res[i] = tr_cancel_all_locked(inst, t0);
+		b->res[i] = tr_cancel_all_locked(sh, t0);
 		a.kinds[TIMERRING_OP_CANCEL_ALL]++;
 		trace_timerring_op(inst->inst_id, TIMERRING_OP_CANCEL_ALL, 0, 0,
 				   0, b->res[i]);
@@ -236,7 +236,8 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 			   struct tr_batch_io *io)
 {
 	struct tr_batch_buf *b = inst->buf;
-	struct tr_core *c = &inst->core;
+	struct tr_shard *sh = &inst->shard;
+	struct tr_core *c = &sh->core;
 	struct tr_prep prep = {
 		.now_ns = tr_clock_now(inst),
 		.ns_off = ns_off,
@@ -265,7 +266,7 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 			continue;
 		}
 		valid++;
-		ret = tr_ensure_chunk(inst, op->id, b->out.ival[i],
+		ret = tr_ensure_chunk(sh, op->id, b->out.ival[i],
 				      st->nonblock, &b->fresh[i]);
 		if (ret == -EAGAIN)
 			return ret;
@@ -275,28 +276,28 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 			backed++;
 	}
 
-	pool_err = tr_ensure_pool(inst, backed, st->nonblock);
+	pool_err = tr_ensure_pool(sh, backed, st->nonblock);
 	if (pool_err == -EAGAIN)
 		return pool_err;
 
-	spin_lock_bh(&inst->lock);
+	spin_lock_bh(&sh->lock);
 	t0 = local_clock();
 	tr_pass_begin(c, prep.now_ns);
 	tr_simd_set_drain(c);
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
 	tr_pass_expire(c, &budget);
-	tr_apply_locked(inst, n, &prep, st, pool_err, t0);
+	tr_apply_locked(inst, sh, n, &prep, st, pool_err, t0);
 	ok = tr_ops_succeeded(b, st->done - done0);
-	nfree = tr_pool_settle(inst, ok == backed, spare);
+	nfree = tr_pool_settle(sh, ok == backed, spare);
 	/* what is left due is the hrtimer's */
-	posted = tr_pass_finish(inst, t0);
-	spin_unlock_bh(&inst->lock);
+	posted = tr_pass_finish(sh, t0);
+	spin_unlock_bh(&sh->lock);
 	tr_notify(inst, posted);
 
-	tr_pool_free(inst, spare, nfree);
+	tr_pool_free(sh, spare, nfree);
 	for (i = 0; ok < valid && i < n; i++)
 		if (b->fresh[i])
-			tr_drop_fresh(inst, b->ops[i].id, b->fresh[i]);
+			tr_drop_fresh(sh, b->ops[i].id, b->fresh[i]);
 	return tr_write_results(io, b->res, st->done - done0);
 }
 
@@ -340,11 +341,8 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 		}
 	}
 	/* a batch that failed as a whole changes no statistic either */
-	if (!ret || st.done) {
-		spin_lock_bh(&inst->lock);
-		inst->batches++;
-		spin_unlock_bh(&inst->lock);
-	}
+	if (!ret || st.done)
+		WRITE_ONCE(inst->batches, inst->batches + 1);
 	if (ret != -EAGAIN)
 		trace_timerring_submit(inst->inst_id, io->nr, st.done, st.failed,
 				       st.kinds, inst->last_impl,

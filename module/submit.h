@@ -13,6 +13,7 @@
 #include "core.h"
 
 struct tr_instance;
+struct tr_shard;
 struct timerring_op;
 
 /*
@@ -66,7 +67,7 @@ static inline void tr_op_clamp(const struct tr_core *c, struct timerring_op *op)
  * CANCEL_ALL within a lock hold that began at @t0 (local_clock()), which
  * it may end and retake; called and returns locked. Its result.
  */
-int tr_cancel_all_locked(struct tr_instance *inst, u64 t0);
+int tr_cancel_all_locked(struct tr_shard *sh, u64 t0);
 
 /* Offset of the caller's time namespace for the instance's clock. */
 s64 tr_timens_offset(const struct tr_instance *inst);

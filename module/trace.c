@@ -12,7 +12,7 @@
 
 static u32 tr_core_inst_id(const struct tr_core *c)
 {
-	return container_of(c, struct tr_instance, core)->inst_id;
+	return container_of(c, struct tr_shard, core)->inst->inst_id;
 }
 
 void tr_hook_expire(const struct tr_core *c, u32 id,

@@ -21,10 +21,11 @@
 /* CQEs published and not yet consumed, by the ring's (untrusted) head. */
 static u32 tr_cq_unread(struct tr_instance *inst)
 {
-	u32 head = READ_ONCE(*inst->core.cq.khead);
-	u32 n = READ_ONCE(inst->published_tail) - head;
+	struct tr_shard *sh = &inst->shard;
+	u32 head = READ_ONCE(*sh->core.cq.khead);
+	u32 n = READ_ONCE(sh->published_tail) - head;
 
-	return min(n, inst->core.cq.entries);
+	return min(n, sh->core.cq.entries);
 }
 
 __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
@@ -42,7 +43,8 @@ __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
 	 * visible, the waker skip the wake-up, and an epoll_wait(-1) hang.
 	 */
 	smp_mb();
-	if (tr_cq_unread(inst) || READ_ONCE(inst->core.q[TR_L_PENDING].live))
+	if (tr_cq_unread(inst) ||
+	    READ_ONCE(inst->shard.core.q[TR_L_PENDING].live))
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
@@ -50,10 +52,11 @@ __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
 /* Post overflowed expirations into the space userspace has freed. */
 static void tr_flush_overflow(struct tr_instance *inst)
 {
+	struct tr_shard *sh = &inst->shard;
 	u32 budget = TR_PASS_BUDGET;
 
-	if (READ_ONCE(inst->core.q[TR_L_PENDING].live) && tr_run(inst, &budget))
-		queue_work_node(inst->node, system_unbound_wq, &inst->work);
+	if (READ_ONCE(sh->core.q[TR_L_PENDING].live) && tr_run(sh, &budget))
+		tr_shard_kick(sh);
 }
 
 static bool tr_wait_done(struct tr_instance *inst, u32 min_complete)
@@ -83,7 +86,7 @@ long tr_ioctl_wait(struct tr_instance *inst, void __user *uarg, size_t usize)
 	ret = copy_struct_from_user(&w, sizeof(w), uarg, usize);
 	if (ret)
 		return ret;
-	if (w.flags || w.resv || w.min_complete > inst->core.cq.entries)
+	if (w.flags || w.resv || w.min_complete > inst->shard.core.cq.entries)
 		return -EINVAL;
 	/* ready is the only out field: make sure it can be written first */
 	if (put_user(0, &uw->ready))

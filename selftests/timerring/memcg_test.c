@@ -4,8 +4,8 @@
  *
  * The uapi header: "Everything is also accounted to the opener's memory
  * cgroup, whose limit gives ENOMEM." The module allocates with
- * GFP_KERNEL_ACCOUNT and from SLAB_ACCOUNT caches (instance.c, memmap.c,
- * table.c; account.c is the per-uid budget, which does not limit root).
+ * GFP_KERNEL_ACCOUNT and from SLAB_ACCOUNT caches (shard.c, instance.c,
+ * memmap.c, table.c; account.c is the per-uid budget, which does not limit root).
  *
  *   limit_gives_enomem   a child in a cgroup with memory.max =
  *                        SMALL_MAX: a SETUP whose ring alone is bigger

@@ -5,7 +5,7 @@
  * the pool grown as the driver grows it, then tr_pass_begin(),
  * tr_pass_expire(), tr_apply(), tr_pass_expire(), tr_pass_end() (pass.c),
  * as submit.c runs them under its lock. Expiry runs the passes of
- * instance.c: one per 1 ms tick.
+ * shard.c: one per 1 ms tick.
  *
  *	bench [-r runs] [-b batch] [-n log2ids] [-k scalar|avx2|avx512] [-j]
  *	(-k: the prep and drain kernels; default the widest this CPU runs)
