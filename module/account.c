@@ -119,14 +119,14 @@ int tr_charge(struct tr_charge *ch, size_t bytes)
 		atomic_long_sub(bytes, &ch->user->bytes);
 		return -ENOSPC;
 	}
-	ch->bytes += bytes;
+	atomic_long_add(bytes, &ch->bytes);
 	return 0;
 }
 
 void tr_uncharge(struct tr_charge *ch, size_t bytes)
 {
 	atomic_long_sub(bytes, &ch->user->bytes);
-	ch->bytes -= bytes;
+	atomic_long_sub(bytes, &ch->bytes);
 }
 
 /* At open: find the opener's tr_user and charge the instance to it. */
@@ -137,7 +137,7 @@ int tr_charge_open(struct tr_charge *ch, size_t bytes)
 	ch->user = tr_user_get(current_uid());
 	if (!ch->user)
 		return -ENOMEM;
-	ch->bytes = 0;
+	atomic_long_set(&ch->bytes, 0);
 	ch->limited = !capable(CAP_SYS_RESOURCE);
 	ret = tr_charge(ch, bytes);
 	if (ret) {
@@ -152,7 +152,7 @@ void tr_charge_close(struct tr_charge *ch)
 {
 	if (!ch->user)
 		return;
-	tr_uncharge(ch, ch->bytes);
+	tr_uncharge(ch, atomic_long_read(&ch->bytes));
 	tr_user_put(ch->user);
 	ch->user = NULL;
 }

@@ -5,6 +5,7 @@
 #ifndef _TIMERRING_ACCOUNT_H
 #define _TIMERRING_ACCOUNT_H
 
+#include <linux/atomic.h>
 #include <linux/gfp.h>
 #include <linux/types.h>
 
@@ -22,12 +23,13 @@ struct dentry;
 struct tr_user;
 
 /*
- * What one instance has charged to its user. limited is false for an
- * opener with CAP_SYS_RESOURCE: charged, but never refused.
+ * What one instance has charged to its user; the submitters of its shards
+ * charge at the same time. limited is false for an opener with
+ * CAP_SYS_RESOURCE: charged, but never refused.
  */
 struct tr_charge {
 	struct tr_user *user;
-	size_t bytes;
+	atomic_long_t bytes;
 	bool limited;
 };
 

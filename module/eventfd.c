@@ -59,14 +59,14 @@ long tr_ioctl_eventfd(struct tr_instance *inst, void __user *uarg)
 		}
 		ev->ctx = ctx;
 	}
-	if (mutex_lock_killable(&inst->submit_mutex)) {
+	if (mutex_lock_killable(&inst->setup_mutex)) {
 		if (ev)
 			tr_eventfd_free(&ev->rcu);
 		return -EINTR;
 	}
 	old = rcu_replace_pointer(inst->evfd, ev,
-				  lockdep_is_held(&inst->submit_mutex));
-	mutex_unlock(&inst->submit_mutex);
+				  lockdep_is_held(&inst->setup_mutex));
+	mutex_unlock(&inst->setup_mutex);
 	tr_eventfd_put(old);
 	return 0;
 }

@@ -75,31 +75,91 @@ struct tr_instance *tr_instance_alloc(void)
 		return ERR_PTR(-ENOMEM);
 	}
 	inst->charge = ch;
-	tr_shard_init(&inst->shard, inst);
-	mutex_init(&inst->submit_mutex);
+	tr_shard_init(&inst->shard, inst, 0);
+	inst->shards[0] = &inst->shard;
+	inst->nr_shards = 1;
+	mutex_init(&inst->setup_mutex);
+	mutex_init(&inst->cancel_mutex);
 	init_waitqueue_head(&inst->wq);
 	inst->inst_id = atomic_inc_return(&tr_next_inst_id);
 	return inst;
 }
 
+/* The shards and buffers beyond what open() made, from @from on. */
+static void tr_shards_free(struct tr_instance *inst, u32 from)
+{
+	struct tr_submit_buf *sb;
+	u32 i;
+
+	for (i = from; i < TIMERRING_SHARDS_MAX; i++) {
+		sb = inst->bufs[i];
+		if (sb) {
+			mutex_destroy(&sb->lock);
+			kvfree(sb->sorted);
+			kvfree(sb);
+			inst->bufs[i] = NULL;
+		}
+		if (i && inst->shards[i]) {
+			mutex_destroy(&inst->shards[i]->mutex);
+			kvfree(inst->shards[i]);
+			inst->shards[i] = NULL;
+		}
+	}
+}
+
 void tr_instance_free(struct tr_instance *inst)
 {
-	struct tr_shard *sh = &inst->shard;
+	struct tr_shard *sh;
+	u64 armed = 0, expired = 0;
+	u32 i;
 
 	if (tr_ready(inst)) {
-		tr_shard_stop(sh);
+		for (i = 0; (sh = tr_shard_at(inst, i)); i++)
+			tr_shard_stop(sh);
 		tr_stats_unregister(inst);
-		trace_timerring_teardown(inst->inst_id, sh->core.armed,
-					 sh->core.st.expired_total);
-		tr_shard_free(sh);
+		for (i = 0; (sh = tr_shard_at(inst, i)); i++) {
+			armed += sh->core.armed;
+			expired += sh->core.st.expired_total;
+			tr_shard_free(sh);
+		}
+		trace_timerring_teardown(inst->inst_id, armed, expired);
 		tr_ring_free(inst);
-		kvfree(inst->buf);
 		tr_sqpoll_free(inst);
 	}
+	tr_shards_free(inst, 0);
 	tr_eventfd_release(inst);
-	mutex_destroy(&inst->submit_mutex);
+	mutex_destroy(&inst->shard.mutex);
+	mutex_destroy(&inst->cancel_mutex);
+	mutex_destroy(&inst->setup_mutex);
 	tr_charge_close(&inst->charge);
 	kvfree(inst);
+}
+
+/*
+ * The number of shards: 0 is 1, AUTO one per online CPU, both within
+ * TIMERRING_SHARDS_MAX and one per TIMERRING_SHARD_IDS ids; any other
+ * count out of that range is EINVAL, or clamped with SETUP_CLAMP. The SQ
+ * ring has one consumer, that of shard 0: it needs one shard.
+ */
+static int tr_check_shards(struct timerring_params *p)
+{
+	u32 cap = min_t(u32, TIMERRING_SHARDS_MAX,
+			DIV_ROUND_UP(p->max_timers, TIMERRING_SHARD_IDS));
+
+	if (p->resv2)
+		return -EINVAL;
+	if (p->shards == TIMERRING_SHARDS_AUTO)
+		p->shards = clamp_t(u32, num_online_cpus(), 1, cap);
+	else if (!p->shards)
+		p->shards = 1;
+	if (p->shards > cap) {
+		if (!(p->flags & TIMERRING_SETUP_CLAMP))
+			return -EINVAL;
+		p->shards = cap;
+	}
+	if (p->shards > 1 && (p->flags & TIMERRING_SETUP_SQ))
+		return -EINVAL;
+	return 0;
 }
 
 static int tr_check_params(struct timerring_params *p, size_t usize)
@@ -108,6 +168,7 @@ static int tr_check_params(struct timerring_params *p, size_t usize)
 	u32 cap_cq = rounddown_pow_of_two(tr_max_cq_entries);
 	bool clamp = p->flags & TIMERRING_SETUP_CLAMP;
 	unsigned int i;
+	int ret;
 
 	if (p->flags & ~TIMERRING_SETUP_ALL)
 		return -EINVAL;
@@ -146,6 +207,10 @@ static int tr_check_params(struct timerring_params *p, size_t usize)
 	if (p->numa_node < 0 || p->numa_node >= nr_node_ids ||
 	    !node_online(p->numa_node))
 		return -EINVAL;
+
+	ret = tr_check_shards(p);
+	if (ret)
+		return ret;
 	return tr_sqpoll_check(p, usize);
 }
 
@@ -154,11 +219,73 @@ static size_t tr_setup_bytes(const struct timerring_params *p,
 			     size_t map_bytes)
 {
 	size_t pages = DIV_ROUND_UP(map_bytes, PAGE_SIZE);
+	size_t buf = tr_alloc_bytes(sizeof(struct tr_submit_buf));
 
-	return tr_shard_bytes(p) +
-	       tr_alloc_bytes(sizeof(struct tr_batch_buf)) +
+	if (p->shards > 1)
+		buf += tr_alloc_bytes(sizeof(struct tr_batch_buf));
+	return p->shards * (tr_shard_bytes(p) + buf) +
+	       (p->shards - 1) * tr_alloc_bytes(sizeof(struct tr_shard)) +
 	       tr_alloc_bytes(pages * sizeof(struct page *)) +
 	       pages * PAGE_SIZE + tr_sqpoll_bytes(p);
+}
+
+/*
+ * The node of shard @k of @n: the instance's with one shard, else that of
+ * the k-th online CPU, counting round.
+ */
+static int tr_shard_node(const struct timerring_params *p, u32 k)
+{
+	u32 cpu, skip;
+
+	if (p->shards == 1)
+		return p->numa_node;
+	skip = k % num_online_cpus();
+	for_each_online_cpu(cpu)
+		if (!skip--)
+			return cpu_to_node(cpu);
+	return p->numa_node;
+}
+
+/*
+ * The shards and submit buffers of @p: shard 0 exists since open(); the
+ * others are allocated on their nodes. Each shard's core posts to its
+ * ring, @stride bytes after the previous one. -ENOMEM, with what was
+ * allocated left for tr_shards_free() and tr_shard_free().
+ */
+static int tr_shards_setup(struct tr_instance *inst,
+			   const struct timerring_params *p, size_t stride)
+{
+	struct tr_submit_buf *sb;
+	struct tr_shard *sh;
+	u32 k;
+	int node;
+
+	for (k = 0; k < p->shards; k++) {
+		node = tr_shard_node(p, k);
+		sb = kvzalloc_node(sizeof(*sb), TR_GFP, inst->node);
+		if (!sb)
+			return -ENOMEM;
+		mutex_init(&sb->lock);
+		inst->bufs[k] = sb;
+		if (p->shards > 1) {
+			sb->sorted = kvmalloc_node(sizeof(*sb->sorted), TR_GFP,
+						   inst->node);
+			if (!sb->sorted)
+				return -ENOMEM;
+		}
+		if (k) {
+			sh = kvzalloc_node(sizeof(*sh), TR_GFP, node);
+			if (!sh)
+				return -ENOMEM;
+			tr_shard_init(sh, inst, k);
+			inst->shards[k] = sh;
+		}
+		if (tr_shard_setup(inst->shards[k], p, node,
+				   (u8 *)inst->ring + k * stride))
+			return -ENOMEM;
+		inst->nr_shards = k + 1;
+	}
+	return 0;
 }
 
 /*
@@ -171,6 +298,8 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 {
 	struct timerring_params p;
 	size_t map_bytes, charged;
+	struct tr_shard *sh;
+	u32 k;
 	int ret;
 
 	ret = copy_struct_from_user(&p, sizeof(p), uarg, usize);
@@ -180,13 +309,15 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 	if (ret)
 		return ret;
 
-	if (mutex_lock_killable(&inst->submit_mutex))
+	if (mutex_lock_killable(&inst->setup_mutex))
 		return -EINTR;
 	ret = -EBUSY;
 	if (inst->ready)
 		goto out_unlock;
 
 	tr_cq_layout(p.cq_entries, &p.cq_off, &map_bytes);
+	p.cq_stride = PAGE_ALIGN(map_bytes);
+	map_bytes += (p.shards - 1) * p.cq_stride;
 	map_bytes = tr_sqpoll_layout(&p, map_bytes);
 	charged = tr_setup_bytes(&p, map_bytes);
 	ret = tr_charge(&inst->charge, charged);
@@ -196,20 +327,18 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 	inst->node = p.numa_node;
 	inst->clockid = p.clockid;
 	ret = -ENOMEM;
-	inst->buf = kvmalloc_node(sizeof(*inst->buf), TR_GFP,
-				  inst->node);
-	if (!inst->buf || tr_sqpoll_alloc(inst, &p))
+	if (tr_sqpoll_alloc(inst, &p))
 		goto out_free;
 	ret = tr_ring_alloc(inst, map_bytes);
 	if (ret)
 		goto out_free;
-	ret = tr_shard_setup(&inst->shard, &p, inst->node, inst->ring);
+	ret = tr_shards_setup(inst, &p, p.cq_stride);
 	if (ret)
-		goto out_ring;
+		goto out_shard;
 
 	p.features = TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
 		     TIMERRING_FEAT_EVENTFD | TIMERRING_FEAT_NODROP |
-		     TIMERRING_FEAT_SQ;
+		     TIMERRING_FEAT_SQ | TIMERRING_FEAT_SHARDS;
 	if (IS_ENABLED(CONFIG_TIME_NS))
 		p.features |= TIMERRING_FEAT_TIMENS;
 	p.mmap_offset = 0;
@@ -226,19 +355,19 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 			      p.resolution_ns, p.clockid, inst->node);
 	/* Publish the set-up instance to lockless tr_ready() readers. */
 	smp_store_release(&inst->ready, true);
-	mutex_unlock(&inst->submit_mutex);
+	mutex_unlock(&inst->setup_mutex);
 	return 0;
 
 out_shard:
-	tr_shard_free(&inst->shard);
-out_ring:
+	for (k = 0; (sh = tr_shard_at(inst, k)); k++)
+		tr_shard_free(sh);
+	tr_shards_free(inst, 0);
+	inst->nr_shards = 1;
 	tr_ring_free(inst);
 out_free:
-	kvfree(inst->buf);
-	inst->buf = NULL;
 	tr_sqpoll_free(inst);
 	tr_uncharge(&inst->charge, charged);
 out_unlock:
-	mutex_unlock(&inst->submit_mutex);
+	mutex_unlock(&inst->setup_mutex);
 	return ret;
 }

@@ -36,16 +36,44 @@ struct tr_batch_buf {
 	u8 fresh[TR_BATCH_CHUNK];	/* TR_FRESH_* */
 };
 
+/* A run of a chunk's ops that go to one shard, or a CANCEL_ALL (all). */
+struct tr_seg {
+	u16 start;
+	u16 end;
+	u16 shard;			/* or TR_SEG_ALL */
+};
+
+#define TR_SEG_ALL		U16_MAX
+
+/*
+ * A submitter's buffer (submit.c), held under lock for a batch: the chunk
+ * as copied in and prepared; with shards, also the chunk sorted by shard
+ * (sorted, from which pos[] says where each op came) and its segments.
+ */
+struct tr_submit_buf {
+	struct mutex lock;		/* its submitter's, for a batch */
+	struct tr_batch_buf b;
+	struct tr_batch_buf *sorted;	/* NULL with one shard */
+	u16 pos[TR_BATCH_CHUNK];
+	struct tr_seg seg[TR_BATCH_CHUNK];
+	u32 nseg;
+};
+
 struct tr_instance {
-	/* its timers: one shard (shard.c) */
+	/* its timers: shard 0 here, the others allocated at SETUP */
 	struct tr_shard shard;
-	u64 batches;			/* WRITE_ONCE() under submit_mutex */
+	u32 nr_shards;			/* set once at SETUP */
+	struct tr_shard *shards[TIMERRING_SHARDS_MAX];
+	/* submitters: one buffer per shard, and CANCEL_ALL's (submit.c) */
+	struct tr_submit_buf *bufs[TIMERRING_SHARDS_MAX];
+	struct mutex cancel_mutex;	/* outer lock of all shard mutexes */
+	atomic64_t batches;
 
 	wait_queue_head_t wq;
 	struct tr_eventfd __rcu *evfd;
 
-	/* setup state, under submit_mutex; ready is set once */
-	struct mutex submit_mutex;
+	/* setup state, under setup_mutex (also EVENTFD's); ready is set once */
+	struct mutex setup_mutex;
 	bool ready;
 	u32 inst_id;
 	int node;
@@ -59,12 +87,11 @@ struct tr_instance {
 	void *ring;
 	size_t ring_bytes;		/* mapping size (page aligned) */
 
-	struct tr_batch_buf *buf;	/* under submit_mutex */
 	struct tr_sqpoll *sqp;		/* the SQ ring, or NULL (sqpoll.c) */
 	/* on the list of set-up instances of debugfs timerring/stats */
 	struct list_head stats_link;
 
-	struct tr_charge charge;	/* under submit_mutex */
+	struct tr_charge charge;
 };
 
 /* main.c */
@@ -79,10 +106,17 @@ int tr_instance_setup(struct tr_instance *inst, void __user *uarg,
 u64 tr_clock_now(const struct tr_instance *inst);
 void tr_notify(struct tr_instance *inst, u32 posted);
 
-/* The shard that holds timer @id. */
-static inline struct tr_shard *tr_shard_of(struct tr_instance *inst, u32 id)
+/* The shard that holds timer @id (an id below max_timers). */
+static inline u32 tr_shard_idx(const struct tr_instance *inst, u32 id)
 {
-	return &inst->shard;
+	return TIMERRING_SHARD_OF(id, inst->nr_shards);
+}
+
+/* Shard @i of @inst, or NULL past the last: for (i = 0; (sh = ...); i++) */
+static inline struct tr_shard *tr_shard_at(const struct tr_instance *inst,
+					   u32 i)
+{
+	return i < inst->nr_shards ? inst->shards[i] : NULL;
 }
 
 static inline bool tr_ready(struct tr_instance *inst)

@@ -47,10 +47,13 @@
  * Closing a shard with 1M armed timers frees 8192 chunks with a
  * cond_resched() every 64: the entries are not unlinked one by one.
  */
+#include <linux/cpumask.h>
+#include <linux/nodemask.h>
 #include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/slab.h>
+#include <linux/topology.h>
 #include <linux/vmalloc.h>
 
 #include "compat.h"
@@ -160,6 +163,16 @@ void tr_program(struct tr_shard *sh)
 		next = tr_sqpoll_next(inst, next);
 	if (next >= sh->programmed)
 		return;
+	/*
+	 * A shard of a sharded instance on a machine of several nodes fires
+	 * on its own node: from a CPU of another, its work item (queued on
+	 * its node) runs a pass there, which programs the hrtimer.
+	 */
+	if (sh->place && cpu_to_node(smp_processor_id()) != sh->node &&
+	    cpumask_intersects(cpumask_of_node(sh->node), cpu_online_mask)) {
+		tr_shard_kick(sh);
+		return;
+	}
 	sh->programmed = next;
 	if (next > KTIME_MAX / sh->core.res_ns)
 		return;
@@ -382,7 +395,7 @@ int tr_ensure_chunk(struct tr_shard *sh, u32 id, bool periodic,
  * that those ops keep no memory. A fresh table chunk has all generations
  * 0 and a fresh interval array all intervals 0, and only a successful
  * ARM or MODIFY changes them (a periodic one for the interval). The
- * caller holds submit_mutex, so the chunk stays installed; the ops of the
+ * caller holds the shard's mutex, so the chunk stays installed; the ops of the
  * SQ ring's consumer may use it meanwhile, so it is looked at under the
  * lock (128 entries). A chunk without a used entry has no periodic timer
  * either, so its interval array (fresh too) goes with it.
@@ -515,12 +528,14 @@ size_t tr_shard_bytes(const struct timerring_params *p)
 }
 
 /* Open: what a shard of @inst needs before SETUP. */
-void tr_shard_init(struct tr_shard *sh, struct tr_instance *inst)
+void tr_shard_init(struct tr_shard *sh, struct tr_instance *inst, u32 idx)
 {
+	mutex_init(&sh->mutex);
 	spin_lock_init(&sh->lock);
 	INIT_WORK(&sh->work, tr_work_fn);
 	sh->programmed = U64_MAX;
 	sh->inst = inst;
+	sh->idx = idx;
 }
 
 /*
@@ -548,6 +563,7 @@ int tr_shard_setup(struct tr_shard *sh, const struct timerring_params *p,
 		return -ENOMEM;
 	}
 	sh->node = node;
+	sh->place = p->shards > 1 && num_online_nodes() > 1;
 	tr_core_init(&sh->core, p->max_timers, p->resolution_ns,
 		     div64_u64(tr_clock_now(sh->inst), p->resolution_ns),
 		     chunk_dir, ival_dir, blk_dir);

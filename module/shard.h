@@ -10,6 +10,7 @@
 #include <linux/cache.h>
 #include <linux/hrtimer.h>
 #include <linux/llist.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 
@@ -41,6 +42,13 @@ struct timerring_params;
 struct tr_instance;
 
 struct tr_shard {
+	/*
+	 * Held by a submitter (or the SQ ring's consumer in process
+	 * context) while it allocates for the shard's table and pool and
+	 * applies its ops: what it allocated stays installed until it knows
+	 * whether its ops used it (tr_drop_fresh()).
+	 */
+	struct mutex mutex;
 	/* the core and everything the expiry path touches: under lock */
 	spinlock_t lock;
 	struct tr_core core;
@@ -62,10 +70,12 @@ struct tr_shard {
 	unsigned long deferred;		/* bit 0: on that list */
 
 	struct tr_instance *inst;
+	u32 idx;			/* in inst->shards[] */
 	int node;			/* its memory, work item and hrtimer */
+	bool place;			/* keep its hrtimer on node (tr_program()) */
 } ____cacheline_aligned_in_smp;
 
-void tr_shard_init(struct tr_shard *sh, struct tr_instance *inst);
+void tr_shard_init(struct tr_shard *sh, struct tr_instance *inst, u32 idx);
 int tr_shard_setup(struct tr_shard *sh, const struct timerring_params *p,
 		   int node, void *ring);
 void tr_shard_stop(struct tr_shard *sh);

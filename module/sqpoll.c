@@ -18,8 +18,8 @@
  * (tr_sq_applicable()): an op failing posts an error CQE, and an op is
  * fetched only if the CQ ring has a free slot for it. The first op that
  * needs a table chunk, an interval array or a pool page, or a CANCEL_ALL,
- * blocks the consumer: the step stops there, and the holder of
- * submit_mutex (the doorbell, or the work item, which the pass queues)
+ * blocks the consumer: the step stops there, and the holder of the
+ * shard's mutex (the doorbell, or the work item, which the pass queues)
  * applies that op alone, allocating outside the lock as SUBMIT does, then
  * unblocks it. Ops are thus applied strictly in ring order, and no op is
  * ever applied twice or skipped.
@@ -328,7 +328,7 @@ u64 tr_sqpoll_next(struct tr_instance *inst, u64 next)
 }
 
 /*
- * Process context, submit_mutex held, the consumer blocked on buf->ops[0]:
+ * Process context, the shard mutex held, the consumer blocked on buf->ops[0]:
  * allocate what it needs, apply it in a pass of its own and unblock the
  * consumer. Returns 1, or 0 if the CQ ring had no room for its error CQE
  * (then nothing changed and the consumer stays blocked).
@@ -414,12 +414,12 @@ void tr_sqpoll_work(struct tr_instance *inst)
 
 	if (!sp || !READ_ONCE(sp->blocked))
 		return;
-	mutex_lock(&inst->submit_mutex);
+	mutex_lock(&inst->shard.mutex);
 	old = set_active_memcg(sp->memcg);
 	if (READ_ONCE(sp->blocked))
 		tr_sq_unblock(inst);
 	set_active_memcg(old);
-	mutex_unlock(&inst->submit_mutex);
+	mutex_unlock(&inst->shard.mutex);
 }
 
 /*
@@ -442,9 +442,9 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 	if (!sp)
 		return -EINVAL;
 	if (nonblock) {
-		if (!mutex_trylock(&inst->submit_mutex))
+		if (!mutex_trylock(&inst->shard.mutex))
 			return -EAGAIN;
-	} else if (mutex_lock_killable(&inst->submit_mutex)) {
+	} else if (mutex_lock_killable(&inst->shard.mutex)) {
 		return -EINTR;
 	}
 	do {
@@ -470,7 +470,7 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 				spin_lock_bh(&sh->lock);
 				sp->enter_total--;
 				spin_unlock_bh(&sh->lock);
-				mutex_unlock(&inst->submit_mutex);
+				mutex_unlock(&inst->shard.mutex);
 				return -EAGAIN;
 			}
 			tr_shard_kick(sh);
@@ -482,7 +482,7 @@ int tr_sq_enter(struct tr_instance *inst, bool nonblock)
 		}
 	} while (k && more && total < sp->ring.entries &&
 		 !fatal_signal_pending(current));
-	mutex_unlock(&inst->submit_mutex);
+	mutex_unlock(&inst->shard.mutex);
 	return total;
 }
 

@@ -17,11 +17,12 @@ struct timerring_params;
 struct timerring_stats;
 
 /*
- * An instance's SQ ring and its consumer. All of it is under the instance
- * lock; raw[0..n) are ops fetched from the ring, as read, and not applied
- * yet (the ring's head is before them). Each step prepares a copy of them
- * in buf. While blocked, raw[0] is an op only process context can apply,
- * and only the holder of submit_mutex touches raw and buf.
+ * An instance's SQ ring and its consumer, that of its only shard. All of
+ * it is under the shard lock; raw[0..n) are ops fetched from the ring, as
+ * read, and not applied yet (the ring's head is before them). Each step
+ * prepares a copy of them in buf. While blocked, raw[0] is an op only
+ * process context can apply, and only the holder of the shard's mutex
+ * touches raw and buf.
  */
 struct tr_sqpoll {
 	struct tr_sq ring;

@@ -6,8 +6,9 @@
  * owner only: it needs the fd). Globally: debugfs timerring/stats sums all
  * open instances plus those already closed, and names the batch kernels in
  * use; it shows counts only, never kernel pointers. The counters live in
- * the core (struct tr_stats) and are updated under the instance lock, so
- * they cost nothing extra on the fast path.
+ * the core (struct tr_stats) and are updated under the shard lock, so
+ * they cost nothing extra on the fast path; an instance's are the sums of
+ * its shards'.
  */
 #include <linux/debugfs.h>
 #include <linux/list.h>
@@ -38,36 +39,54 @@ int tr_copy_struct_to_user(void __user *dst, size_t usize, const void *src,
 	return 0;
 }
 
-static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
+/* Add the counters of shard @sh to @s, under its lock. */
+static void tr_shard_stats(struct tr_shard *sh, struct timerring_stats *s)
 {
-	struct tr_shard *sh = &inst->shard;
-	struct tr_core *c = &sh->core;
+	const struct tr_core *c = &sh->core;
 	unsigned int i;
 
-	memset(s, 0, sizeof(*s));
 	spin_lock_bh(&sh->lock);
-	s->armed_now = c->armed;
-	s->armed_total = c->st.armed_total;
-	s->modified_total = c->st.modified_total;
-	s->cancelled_total = c->st.cancelled_total;
-	s->expired_total = c->st.expired_total;
-	s->overflowed_total = c->st.overflowed_total;
-	s->overflow_now = tr_pending_nr(c);
-	s->batches = READ_ONCE(inst->batches);
-	s->ops_failed = c->st.ops_failed;
-	s->cascades = c->st.cascades;
-	s->wakeups = sh->wakeups;
-	s->mem_bytes = tr_table_bytes(c) + inst->ring_bytes +
-		       sizeof(*inst) + sizeof(*inst->buf);
+	s->armed_now += c->armed;
+	s->armed_total += c->st.armed_total;
+	s->modified_total += c->st.modified_total;
+	s->cancelled_total += c->st.cancelled_total;
+	s->expired_total += c->st.expired_total;
+	s->overflowed_total += c->st.overflowed_total;
+	s->overflow_now += tr_pending_nr(c);
+	s->ops_failed += c->st.ops_failed;
+	s->cascades += c->st.cascades;
+	s->wakeups += sh->wakeups;
+	s->mem_bytes += tr_table_bytes(c);
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
-		s->lateness_hist[i] = c->st.lateness_hist[i];
-	s->drain_impl = c->kern_last;
-	tr_sqpoll_stats(inst, s);
+		s->lateness_hist[i] += c->st.lateness_hist[i];
+	if (!sh->idx) {
+		s->drain_impl = c->kern_last;
+		tr_sqpoll_stats(sh->inst, s);
+	}
 	spin_unlock_bh(&sh->lock);
-	s->resolution_ns = c->res_ns;
-	s->max_timers = c->max_ids;
-	s->cq_entries = c->cq.entries;
+}
+
+static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
+{
+	const struct tr_core *c0 = &inst->shard.core;
+	struct tr_shard *sh;
+	u32 i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; (sh = tr_shard_at(inst, i)); i++)
+		tr_shard_stats(sh, s);
+	s->batches = atomic64_read(&inst->batches);
+	s->mem_bytes += inst->ring_bytes + sizeof(*inst) +
+			(inst->nr_shards - 1) * sizeof(*sh);
+	for (i = 0; i < inst->nr_shards; i++)
+		s->mem_bytes += sizeof(*inst->bufs[i]) +
+				(inst->bufs[i]->sorted ?
+				 sizeof(*inst->bufs[i]->sorted) : 0);
+	s->resolution_ns = c0->res_ns;
+	s->max_timers = c0->max_ids;
+	s->cq_entries = c0->cq.entries;
 	s->impl = READ_ONCE(inst->last_impl);
+	s->shards = inst->nr_shards;
 }
 
 long tr_ioctl_stats(struct tr_instance *inst, void __user *uarg,

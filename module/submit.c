@@ -11,40 +11,48 @@
  *
  *   1. copy the chunk in, from user memory or from an io_uring registered
  *      buffer (a fault ends the batch: done = ops before it);
- *   2. prepare it without the lock: validate every op and convert expiries
+ *   2. prepare it without a lock: validate every op and convert expiries
  *      and intervals to ticks (batch.c, or its SIMD kernels via simd.c),
- *      and clamp every id and opcode under speculation;
- *   3. back every id the chunk's valid ARMs and MODIFYs use with a table
- *      chunk (and an interval array for a periodic one), and set pool
- *      pages aside for them (may allocate);
+ *      clamp every id and opcode under speculation, and split the chunk
+ *      into segments of one shard each (with several shards the ops are
+ *      sorted by shard, stably, so that an id's ops keep their order;
+ *      with STOP_ON_ERROR they stay in the order given, as runs);
+ *   3. per segment, under its shard's mutex: back every id its valid ARMs
+ *      and MODIFYs use with a table chunk (and an interval array for a
+ *      periodic one), and set pool pages aside for them (may allocate);
  *   4. under the shard lock: run the wheel up to now (a small budget),
- *      apply the ops in order, post what became due, reprogram the hrtimer;
- *      the ops that need pool pages install them from those set aside;
+ *      apply the segment's ops in order, post what became due, reprogram
+ *      the hrtimer; the ops that need pool pages install them from those
+ *      set aside;
  *   5. if a valid ARM or MODIFY failed (in step 3 or 4) or was not applied
  *      (STOP_ON_ERROR), free what step 3 allocated and no op used, so that
  *      failed ops keep no memory; the pool pages left over are kept as the
  *      pool's headroom only if every op step 3 backed succeeded;
- *   6. write the per-op results out.
+ *   6. write the per-op results out, in the order of the ops.
  *
- * So the lock is held for 256 ops at a time (a few us), and expirations
- * keep flowing during a big batch. Submitters of one instance are
- * serialised by submit_mutex, taken killably, which also guards the chunk
- * buffer; a fatal signal ends the batch between chunks. CANCEL_ALL, and
- * the expiry after a chunk, take the lock for at most TR_PASS_BUDGET
- * (4096) entries or TR_HOLD_NS (100 us) at a time.
+ * So a shard lock is held for at most 256 ops at a time (a few us), and
+ * expirations keep flowing during a big batch. A submitter holds one of
+ * the instance's submit buffers (one per shard, taken killably: the first
+ * free one, else the one of its CPU's slot) for its whole batch, and one
+ * shard mutex at a time: two submitters of a sharded instance apply their
+ * chunks to different shards at once, and the mutex of a shard orders
+ * them there. A fatal signal ends the batch between chunks. CANCEL_ALL
+ * takes every shard's mutex (under cancel_mutex) and, in each shard, the
+ * lock for at most TR_PASS_BUDGET (4096) entries or TR_HOLD_NS (100 us) at
+ * a time; the expiry after a segment holds it as long at most.
  *
  * A relative expiry is relative to the clock as read for its chunk, after
  * the chunk was copied in, so never before the caller's own clock read.
  *
  * A non-blocking batch (tr_batch_io.nonblock, io_uring's inline issue)
- * never sleeps: it is one chunk at most, takes submit_mutex only by
- * trylock, copies its ops in with page faults disabled, has no CANCEL_ALL
- * (O(armed timers), with cond_resched() in between) and needs no table
- * chunk, interval array or pool page. Where any of that does not hold it
- * returns -EAGAIN having applied nothing, and io_uring retries it from a
- * worker thread, blocking. Its results go through an iterator only
- * (res_iter: a registered buffer, or pages the caller holds), which
- * cannot fault (uring_cmd.c).
+ * never sleeps: it is one chunk at most, of one shard, takes its buffer
+ * and that shard's mutex only by trylock, copies its ops in with page
+ * faults disabled, has no CANCEL_ALL (O(armed timers), with cond_resched()
+ * in between) and needs no table chunk, interval array or pool page. Where
+ * any of that does not hold it returns -EAGAIN having applied nothing, and
+ * io_uring retries it blocking. Its results go through an iterator only
+ * (res_iter: a registered buffer, or pages the caller holds), which cannot
+ * fault (uring_cmd.c).
  */
 #include <linux/pagemap.h>
 #include <linux/nsproxy.h>
@@ -109,43 +117,6 @@ int tr_cancel_all_locked(struct tr_shard *sh, u64 t0)
 	return min_t(u32, n, S32_MAX);
 }
 
-/* Apply the chunk's ops, CANCEL_ALL included. Called and returns locked. */
-static void tr_apply_locked(struct tr_instance *inst, struct tr_shard *sh,
-			    u32 n, const struct tr_prep *prep,
-			    struct tr_submit_state *st, int pool_err, u64 t0)
-{
-	struct tr_batch_buf *b = inst->buf;
-	struct tr_core *c = &sh->core;
-	struct tr_apply a = {
-		.ops = b->ops,
-		.out = &b->out,
-		.prep = prep,
-		.res = b->res,
-		.n = n,
-		.stop_on_error = st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR,
-	};
-	u32 i = 0, k;
-
-	while ((i = tr_apply(c, &a, i)) < n && !a.stop) {
-		/* a CANCEL_ALL: tr_apply() leaves it to us */
-		b->res[i] = tr_cancel_all_locked(sh, t0);
-		a.kinds[TIMERRING_OP_CANCEL_ALL]++;
-		trace_timerring_op(inst->inst_id, TIMERRING_OP_CANCEL_ALL, 0, 0,
-				   0, b->res[i]);
-		i++;
-	}
-	/* ops the pool had no room for: what growing it failed with */
-	if (pool_err)
-		for (k = 0; k < i; k++)
-			if (b->res[k] == -ENOMEM && !b->out.verdict[k])
-				b->res[k] = pool_err;
-	for (k = 0; k < TIMERRING_OP_LAST; k++)
-		st->kinds[k] += a.kinds[k];
-	st->failed += a.failed;
-	st->stop = a.stop;
-	st->done += i;
-}
-
 /*
  * Fault @len bytes at @p in for writing without writing them (results
  * past done are left as they were); 0 or -EFAULT.
@@ -191,21 +162,21 @@ static int tr_write_results(struct tr_batch_io *io, const s32 *res, u32 n)
 }
 
 /*
- * Step 1: copy @n ops in. A fault is -EFAULT, or -EAGAIN for a
+ * Step 1: copy @n ops into @b. A fault is -EFAULT, or -EAGAIN for a
  * non-blocking batch (it would have to wait for the page).
  */
-static int tr_copy_ops(struct tr_instance *inst, struct tr_batch_io *io,
+static int tr_copy_ops(struct tr_batch_buf *b, struct tr_batch_io *io,
 		       u32 n, bool nonblock)
 {
 	size_t len = n * sizeof(struct timerring_op);
 	unsigned long left;
 
 	if (io->ops_iter)
-		return copy_from_iter(inst->buf->ops, len, io->ops_iter) == len ?
+		return copy_from_iter(b->ops, len, io->ops_iter) == len ?
 		       0 : -EFAULT;
 	if (nonblock)
 		pagefault_disable();
-	left = copy_from_user(inst->buf->ops, io->uops, len);
+	left = copy_from_user(b->ops, io->uops, len);
 	if (nonblock)
 		pagefault_enable();
 	if (left)
@@ -214,12 +185,140 @@ static int tr_copy_ops(struct tr_instance *inst, struct tr_batch_io *io,
 	return 0;
 }
 
-/* The ARMs and MODIFYs among the @n ops applied that succeeded. */
-static u32 tr_ops_succeeded(const struct tr_batch_buf *b, u32 n)
+/* The segment an op goes to: its shard's, or all of them for CANCEL_ALL. */
+static u16 tr_op_seg(const struct tr_instance *inst,
+		     const struct tr_batch_buf *b, u32 i)
+{
+	if (b->ops[i].opcode == TIMERRING_OP_CANCEL_ALL && !b->out.verdict[i])
+		return TR_SEG_ALL;
+	return tr_shard_idx(inst, b->ops[i].id);
+}
+
+static void tr_seg_add(struct tr_submit_buf *sb, u32 start, u32 end,
+		       u16 shard)
+{
+	sb->seg[sb->nseg++] = (struct tr_seg){
+		.start = start, .end = end, .shard = shard,
+	};
+}
+
+/* Copy op @i of @b to slot @j of @s, noting where it came from. */
+static void tr_sort_op(struct tr_submit_buf *sb, struct tr_batch_buf *s,
+		       u32 j, u32 i)
+{
+	const struct tr_batch_buf *b = &sb->b;
+
+	s->ops[j] = b->ops[i];
+	s->out.tick[j] = b->out.tick[i];
+	s->out.ival[j] = b->out.ival[i];
+	s->out.verdict[j] = b->out.verdict[i];
+	sb->pos[j] = i;
+}
+
+/*
+ * Ops [@start, @end) of the chunk, none a CANCEL_ALL, sorted by shard into
+ * the same slots of sb->sorted, stably (the ops of an id keep their
+ * order), one segment per shard that has ops.
+ */
+static void tr_sort_phase(struct tr_instance *inst, struct tr_submit_buf *sb,
+			  u32 start, u32 end)
+{
+	u16 at[TIMERRING_SHARDS_MAX + 1] = { };
+	u32 i, k, nr = inst->nr_shards;
+
+	for (i = start; i < end; i++)
+		at[tr_op_seg(inst, &sb->b, i) + 1]++;
+	at[0] = start;
+	for (k = 1; k <= nr; k++)
+		at[k] += at[k - 1];
+	for (k = 0; k < nr; k++)
+		if (at[k + 1] > at[k])
+			tr_seg_add(sb, at[k], at[k + 1], k);
+	for (i = start; i < end; i++)
+		tr_sort_op(sb, sb->sorted, at[tr_op_seg(inst, &sb->b, i)]++, i);
+}
+
+/*
+ * Split a prepared chunk of @n ops into segments, each applied under one
+ * shard's lock. With one shard, or @in_order (STOP_ON_ERROR, which must
+ * stop at the first failure in the order given), they are runs of
+ * consecutive ops of one shard; otherwise the ops between CANCEL_ALLs are
+ * sorted by shard into sb->sorted, one segment per shard. A CANCEL_ALL is
+ * a segment of its own. Returns the buffer the segments index.
+ */
+static struct tr_batch_buf *tr_segment(struct tr_instance *inst,
+				       struct tr_submit_buf *sb, u32 n,
+				       bool in_order)
+{
+	struct tr_batch_buf *b = &sb->b;
+	u32 i, k;
+	u16 g;
+
+	sb->nseg = 0;
+	if (inst->nr_shards == 1 || in_order) {
+		for (i = 0; i < n; i = k) {
+			g = tr_op_seg(inst, b, i);
+			for (k = i + 1; k < n && g != TR_SEG_ALL &&
+			     tr_op_seg(inst, b, k) == g; k++)
+				;
+			tr_seg_add(sb, i, k, g);
+		}
+		return b;
+	}
+	for (i = 0; i < n; i = k) {
+		for (k = i; k < n && tr_op_seg(inst, b, k) != TR_SEG_ALL; k++)
+			;
+		tr_sort_phase(inst, sb, i, k);
+		if (k < n) {
+			tr_sort_op(sb, sb->sorted, k, k);
+			tr_seg_add(sb, k, k + 1, TR_SEG_ALL);
+			k++;
+		}
+	}
+	return sb->sorted;
+}
+
+/*
+ * CANCEL_ALL of the instance. Every shard's submitters are kept out (its
+ * mutex, all of them under cancel_mutex) and its expiry path too
+ * (cancelling) before the first timer goes, so that the op takes effect
+ * at one instant in all shards. Returns the number of timers cancelled.
+ */
+static s32 tr_cancel_all_shards(struct tr_instance *inst)
+{
+	struct tr_shard *sh;
+	u32 i, posted;
+	u64 n = 0, t0;
+
+	mutex_lock(&inst->cancel_mutex);
+	for (i = 0; (sh = tr_shard_at(inst, i)); i++) {
+		mutex_lock_nest_lock(&sh->mutex, &inst->cancel_mutex);
+		spin_lock_bh(&sh->lock);
+		sh->cancelling = true;
+		spin_unlock_bh(&sh->lock);
+	}
+	for (i = 0; (sh = tr_shard_at(inst, i)); i++) {
+		spin_lock_bh(&sh->lock);
+		t0 = local_clock();
+		tr_pass_begin(&sh->core, tr_clock_now(inst));
+		tr_simd_set_drain(&sh->core);
+		n += tr_cancel_all_locked(sh, t0);
+		posted = tr_pass_finish(sh, t0);
+		spin_unlock_bh(&sh->lock);
+		tr_notify(inst, posted);
+	}
+	for (i = 0; (sh = tr_shard_at(inst, i)); i++)
+		mutex_unlock(&sh->mutex);
+	mutex_unlock(&inst->cancel_mutex);
+	return min_t(u64, n, S32_MAX);
+}
+
+/* The ARMs and MODIFYs among ops [@start, @end) that succeeded. */
+static u32 tr_ops_succeeded(const struct tr_batch_buf *b, u32 start, u32 end)
 {
 	u32 i, ok = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = start; i < end; i++)
 		ok += !b->out.verdict[i] && b->res[i] >= 0 &&
 		      (b->ops[i].opcode == TIMERRING_OP_ARM ||
 		       b->ops[i].opcode == TIMERRING_OP_MODIFY);
@@ -227,67 +326,89 @@ static u32 tr_ops_succeeded(const struct tr_batch_buf *b, u32 n)
 }
 
 /*
- * Steps 2-6 for one chunk of n ops already copied in. -EAGAIN (only for a
- * non-blocking batch, with nothing applied) or the result of writing the
- * results out.
+ * Ops [g->start, g->end) of @b on their shard, under its lock: the apply
+ * loop, and what growing the pool failed with (@pool_err) for the ops it
+ * had no room for. Returns where it stopped.
  */
-static int tr_submit_chunk(struct tr_instance *inst, u32 n,
-			   struct tr_submit_state *st, s64 ns_off,
-			   struct tr_batch_io *io)
+static u32 tr_seg_apply_locked(struct tr_shard *sh, struct tr_batch_buf *b,
+			       const struct tr_seg *g,
+			       const struct tr_prep *prep,
+			       struct tr_submit_state *st, int pool_err)
 {
-	struct tr_batch_buf *b = inst->buf;
-	struct tr_shard *sh = &inst->shard;
-	struct tr_core *c = &sh->core;
-	struct tr_prep prep = {
-		.now_ns = tr_clock_now(inst),
-		.ns_off = ns_off,
-		.res_ns = c->res_ns,
-		.max_ids = c->max_ids,
+	struct tr_apply a = {
+		.ops = b->ops,
+		.out = &b->out,
+		.prep = prep,
+		.res = b->res,
+		.n = g->end,
+		.stop_on_error = st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR,
 	};
-	u32 i, posted, budget, done0 = st->done, valid = 0, backed = 0, ok;
-	u32 nfree;
+	u32 i, k;
+
+	i = tr_apply(&sh->core, &a, g->start);
+	if (pool_err)
+		for (k = g->start; k < i; k++)
+			if (b->res[k] == -ENOMEM && !b->out.verdict[k])
+				b->res[k] = pool_err;
+	for (k = 0; k < TIMERRING_OP_LAST; k++)
+		st->kinds[k] += a.kinds[k];
+	st->failed += a.failed;
+	st->stop = a.stop;
+	st->done += i - g->start;
+	return i;
+}
+
+/*
+ * Steps 3-5 for segment @g of @b, under its shard's mutex: back the ids
+ * of its valid ARMs and MODIFYs with memory, apply it in a pass of the
+ * shard, and free what its failed ops allocated and no op used. -EAGAIN
+ * (a non-blocking batch, with nothing applied), else 0.
+ */
+static int tr_seg_run(struct tr_instance *inst, struct tr_batch_buf *b,
+		      const struct tr_seg *g, const struct tr_prep *prep,
+		      struct tr_submit_state *st)
+{
+	struct tr_shard *sh = inst->shards[g->shard];
+	struct tr_core *c = &sh->core;
+	u32 i, end, valid = 0, backed = 0, ok, nfree, posted, budget;
 	void *spare[TR_POOL_SPARE_MAX];
-	int pool_err;
+	int ret = 0, pool_err;
 	u64 t0;
 
-	WRITE_ONCE(inst->last_impl, tr_prep(&prep, b->ops, n, &b->out));
+	if (!st->nonblock)
+		mutex_lock(&sh->mutex);
+	else if (!mutex_trylock(&sh->mutex))
+		return -EAGAIN;
 
-	memset(b->fresh, 0, n);
-	for (i = 0; i < n; i++) {
-		struct timerring_op *op = &b->ops[i];
-		int ret;
+	memset(b->fresh + g->start, 0, g->end - g->start);
+	for (i = g->start; i < g->end; i++) {
+		const struct timerring_op *op = &b->ops[i];
 
-		tr_op_clamp(c, op);
 		if (b->out.verdict[i] || op->opcode == TIMERRING_OP_CANCEL)
 			continue;
-		if (op->opcode == TIMERRING_OP_CANCEL_ALL) {
-			if (st->nonblock)
-				return -EAGAIN;
-			continue;
-		}
 		valid++;
-		ret = tr_ensure_chunk(sh, op->id, b->out.ival[i],
-				      st->nonblock, &b->fresh[i]);
+		ret = tr_ensure_chunk(sh, op->id, b->out.ival[i], st->nonblock,
+				      &b->fresh[i]);
 		if (ret == -EAGAIN)
-			return ret;
+			goto out;
 		if (ret)
 			b->out.verdict[i] = ret;
 		else
 			backed++;
 	}
-
 	pool_err = tr_ensure_pool(sh, backed, st->nonblock);
-	if (pool_err == -EAGAIN)
-		return pool_err;
+	ret = pool_err == -EAGAIN ? pool_err : 0;
+	if (ret)
+		goto out;
 
 	spin_lock_bh(&sh->lock);
 	t0 = local_clock();
-	tr_pass_begin(c, prep.now_ns);
+	tr_pass_begin(c, prep->now_ns);
 	tr_simd_set_drain(c);
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
 	tr_pass_expire(c, &budget);
-	tr_apply_locked(inst, sh, n, &prep, st, pool_err, t0);
-	ok = tr_ops_succeeded(b, st->done - done0);
+	end = tr_seg_apply_locked(sh, b, g, prep, st, pool_err);
+	ok = tr_ops_succeeded(b, g->start, end);
 	nfree = tr_pool_settle(sh, ok == backed, spare);
 	/* what is left due is the hrtimer's */
 	posted = tr_pass_finish(sh, t0);
@@ -295,10 +416,90 @@ static int tr_submit_chunk(struct tr_instance *inst, u32 n,
 	tr_notify(inst, posted);
 
 	tr_pool_free(sh, spare, nfree);
-	for (i = 0; ok < valid && i < n; i++)
+	for (i = g->start; ok < valid && i < g->end; i++)
 		if (b->fresh[i])
 			tr_drop_fresh(sh, b->ops[i].id, b->fresh[i]);
+out:
+	mutex_unlock(&sh->mutex);
+	return ret;
+}
+
+/*
+ * Steps 2-6 for one chunk of @n ops copied into @sb. -EAGAIN (only for a
+ * non-blocking batch, with nothing applied) or the result of writing the
+ * results out.
+ */
+static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
+			   u32 n, struct tr_submit_state *st, s64 ns_off,
+			   struct tr_batch_io *io)
+{
+	struct tr_batch_buf *b = &sb->b, *v;
+	const struct tr_core *c0 = &inst->shard.core;
+	struct tr_prep prep = {
+		.now_ns = tr_clock_now(inst),
+		.ns_off = ns_off,
+		.res_ns = c0->res_ns,
+		.max_ids = c0->max_ids,
+	};
+	u32 i, done0 = st->done;
+	int ret;
+
+	WRITE_ONCE(inst->last_impl, tr_prep(&prep, b->ops, n, &b->out));
+	for (i = 0; i < n; i++) {
+		tr_op_clamp(c0, &b->ops[i]);
+		/* O(armed timers), with cond_resched() in between */
+		if (st->nonblock && tr_op_seg(inst, b, i) == TR_SEG_ALL)
+			return -EAGAIN;
+	}
+	v = tr_segment(inst, sb, n, st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR);
+	/* a non-blocking batch holds one shard mutex, by trylock */
+	if (st->nonblock && sb->nseg > 1)
+		return -EAGAIN;
+
+	for (i = 0; i < sb->nseg && !st->stop; i++) {
+		const struct tr_seg *g = &sb->seg[i];
+
+		if (g->shard == TR_SEG_ALL) {
+			v->res[g->start] = tr_cancel_all_shards(inst);
+			st->kinds[TIMERRING_OP_CANCEL_ALL]++;
+			st->done++;
+			trace_timerring_op(inst->inst_id,
+					   TIMERRING_OP_CANCEL_ALL, 0, 0, 0,
+					   v->res[g->start]);
+			continue;
+		}
+		ret = tr_seg_run(inst, v, g, &prep, st);
+		if (ret)
+			return ret;
+	}
+	/* sorted: every op was applied (no STOP_ON_ERROR) */
+	if (v != b)
+		for (i = 0; i < n; i++)
+			b->res[sb->pos[i]] = v->res[i];
 	return tr_write_results(io, b->res, st->done - done0);
+}
+
+/*
+ * A submit buffer: a free one, else (blocking) the one of this CPU's
+ * slot, waited for killably.
+ */
+static struct tr_submit_buf *tr_buf_get(struct tr_instance *inst,
+					bool nonblock)
+{
+	u32 nr = inst->nr_shards, first = raw_smp_processor_id() % nr, i;
+	struct tr_submit_buf *sb;
+
+	for (i = 0; i < nr; i++) {
+		sb = inst->bufs[(first + i) % nr];
+		if (mutex_trylock(&sb->lock))
+			return sb;
+	}
+	if (nonblock)
+		return ERR_PTR(-EAGAIN);
+	sb = inst->bufs[first];
+	if (mutex_lock_killable(&sb->lock))
+		return ERR_PTR(-EINTR);
+	return sb;
 }
 
 int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
@@ -307,6 +508,7 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 		.flags = io->flags,
 		.nonblock = io->nonblock,
 	};
+	struct tr_submit_buf *sb;
 	u64 t0 = ktime_get_ns();
 	s64 ns_off;
 	int ret = 0;
@@ -315,23 +517,22 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 	io->done = 0;
 	io->failed = 0;
 	io->lost = 0;
-	if (io->nonblock) {
-		if (io->nr > TR_BATCH_CHUNK || !mutex_trylock(&inst->submit_mutex))
-			return -EAGAIN;
-	} else if (mutex_lock_killable(&inst->submit_mutex)) {
-		return -EINTR;
-	}
+	if (io->nonblock && io->nr > TR_BATCH_CHUNK)
+		return -EAGAIN;
+	sb = tr_buf_get(inst, io->nonblock);
+	if (IS_ERR(sb))
+		return PTR_ERR(sb);
 	ns_off = tr_timens_offset(inst);
 	for (pos = 0; pos < io->nr && !st.stop; pos += TR_BATCH_CHUNK) {
 		u32 n = min_t(u32, io->nr - pos, TR_BATCH_CHUNK);
 
 		if (pos && fatal_signal_pending(current))
 			break;
-		ret = tr_copy_ops(inst, io, n, io->nonblock);
+		ret = tr_copy_ops(&sb->b, io, n, io->nonblock);
 		if (ret)
 			break;
 		/* -EAGAIN (first chunk only), or the results were taken away */
-		ret = tr_submit_chunk(inst, n, &st, ns_off, io);
+		ret = tr_submit_chunk(inst, sb, n, &st, ns_off, io);
 		if (ret == -EAGAIN)
 			break;
 		if (ret) {
@@ -342,12 +543,12 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 	}
 	/* a batch that failed as a whole changes no statistic either */
 	if (!ret || st.done)
-		WRITE_ONCE(inst->batches, inst->batches + 1);
+		atomic64_inc(&inst->batches);
 	if (ret != -EAGAIN)
 		trace_timerring_submit(inst->inst_id, io->nr, st.done, st.failed,
 				       st.kinds, inst->last_impl,
 				       ktime_get_ns() - t0);
-	mutex_unlock(&inst->submit_mutex);
+	mutex_unlock(&sb->lock);
 
 	io->done = st.done;
 	io->failed = st.failed;

@@ -18,14 +18,33 @@
 
 #include "instance.h"
 
-/* CQEs published and not yet consumed, by the ring's (untrusted) head. */
+/*
+ * CQEs published and not yet consumed in all rings, by each ring's
+ * (untrusted) head.
+ */
 static u32 tr_cq_unread(struct tr_instance *inst)
 {
-	struct tr_shard *sh = &inst->shard;
-	u32 head = READ_ONCE(*sh->core.cq.khead);
-	u32 n = READ_ONCE(sh->published_tail) - head;
+	struct tr_shard *sh;
+	u32 i, head, n, sum = 0;
 
-	return min(n, sh->core.cq.entries);
+	for (i = 0; (sh = tr_shard_at(inst, i)); i++) {
+		head = READ_ONCE(*sh->core.cq.khead);
+		n = READ_ONCE(sh->published_tail) - head;
+		sum += min(n, sh->core.cq.entries);
+	}
+	return sum;
+}
+
+/* Whether some shard has expirations waiting for ring space. */
+static bool tr_overflow_pending(struct tr_instance *inst)
+{
+	struct tr_shard *sh;
+	u32 i;
+
+	for (i = 0; (sh = tr_shard_at(inst, i)); i++)
+		if (READ_ONCE(sh->core.q[TR_L_PENDING].live))
+			return true;
+	return false;
 }
 
 __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
@@ -43,8 +62,7 @@ __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
 	 * visible, the waker skip the wake-up, and an epoll_wait(-1) hang.
 	 */
 	smp_mb();
-	if (tr_cq_unread(inst) ||
-	    READ_ONCE(inst->shard.core.q[TR_L_PENDING].live))
+	if (tr_cq_unread(inst) || tr_overflow_pending(inst))
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
@@ -52,11 +70,15 @@ __poll_t tr_poll(struct file *file, struct poll_table_struct *pt)
 /* Post overflowed expirations into the space userspace has freed. */
 static void tr_flush_overflow(struct tr_instance *inst)
 {
-	struct tr_shard *sh = &inst->shard;
-	u32 budget = TR_PASS_BUDGET;
+	struct tr_shard *sh;
+	u32 i, budget;
 
-	if (READ_ONCE(sh->core.q[TR_L_PENDING].live) && tr_run(sh, &budget))
-		tr_shard_kick(sh);
+	for (i = 0; (sh = tr_shard_at(inst, i)); i++) {
+		budget = TR_PASS_BUDGET;
+		if (READ_ONCE(sh->core.q[TR_L_PENDING].live) &&
+		    tr_run(sh, &budget))
+			tr_shard_kick(sh);
+	}
 }
 
 static bool tr_wait_done(struct tr_instance *inst, u32 min_complete)

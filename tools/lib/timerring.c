@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,51 +28,76 @@ static void *tr_ptr(void *base, __u32 off)
 	return (char *)base + off;
 }
 
+/* The view of the ring at @ptr of the layout of @p. */
+static void tr_map_cq(struct timerring_cq *cq, void *ptr,
+		      const struct timerring_params *p)
+{
+	const struct timerring_cq_offsets *o = &p->cq_off;
+
+	cq->khead = tr_ptr(ptr, o->head);
+	cq->ktail = tr_ptr(ptr, o->tail);
+	cq->kring_mask = tr_ptr(ptr, o->ring_mask);
+	cq->kring_entries = tr_ptr(ptr, o->ring_entries);
+	cq->koverflow = tr_ptr(ptr, o->overflow);
+	cq->cqes = tr_ptr(ptr, o->cqes);
+	cq->uflags = tr_ptr(ptr, o->flags);
+	cq->kflags = tr_ptr(ptr, o->kflags);
+	cq->koverflow_pending = tr_ptr(ptr, o->overflow_pending);
+	/* Never trust the shared copies: userspace may scribble on them. */
+	cq->ring_entries = p->cq_entries;
+	cq->ring_mask = p->cq_entries - 1;
+}
+
 static int tr_map(struct timerring *tr)
 {
-	const struct timerring_cq_offsets *o = &tr->params.cq_off;
+	const struct timerring_params *p = &tr->params;
+	unsigned int shards = p->shards ? p->shards : 1, k;
 	void *ptr;
 
-	if (!tr->params.mmap_size ||
-	    o->cqes + (__u64)tr->params.cq_entries *
-		sizeof(struct io_uring_cqe) > tr->params.mmap_size)
+	if (!p->mmap_size || shards > TIMERRING_SHARDS_MAX ||
+	    (shards > 1 && p->cq_stride < p->cq_off.cqes) ||
+	    (shards - 1) * p->cq_stride + p->cq_off.cqes +
+		(__u64)p->cq_entries * sizeof(struct io_uring_cqe) >
+		p->mmap_size)
 		return -EPROTO;
-	if ((tr->params.flags & TIMERRING_SETUP_SQ) &&
-	    (!tr->params.sq_entries ||
-	     tr->params.sq_off.ops + (__u64)tr->params.sq_entries *
-		sizeof(struct timerring_op) > tr->params.mmap_size))
+	if ((p->flags & TIMERRING_SETUP_SQ) &&
+	    (!p->sq_entries ||
+	     p->sq_off.ops + (__u64)p->sq_entries *
+		sizeof(struct timerring_op) > p->mmap_size))
 		return -EPROTO;
+	if (shards > 1) {
+		tr->cqs = calloc(shards, sizeof(*tr->cqs));
+		if (!tr->cqs)
+			return -ENOMEM;
+		tr->nr_cqs = shards;
+	}
 
-	ptr = mmap(NULL, tr->params.mmap_size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_POPULATE, tr->fd,
-		   (off_t)tr->params.mmap_offset);
-	if (ptr == MAP_FAILED)
-		return -errno;
+	ptr = mmap(NULL, p->mmap_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_POPULATE, tr->fd, (off_t)p->mmap_offset);
+	if (ptr == MAP_FAILED) {
+		int err = errno;
+
+		free(tr->cqs);
+		tr->cqs = NULL;
+		tr->nr_cqs = 0;
+		return -err;
+	}
 
 	tr->ring_ptr = ptr;
-	tr->ring_sz = tr->params.mmap_size;
-	tr->cq.khead = tr_ptr(ptr, o->head);
-	tr->cq.ktail = tr_ptr(ptr, o->tail);
-	tr->cq.kring_mask = tr_ptr(ptr, o->ring_mask);
-	tr->cq.kring_entries = tr_ptr(ptr, o->ring_entries);
-	tr->cq.koverflow = tr_ptr(ptr, o->overflow);
-	tr->cq.cqes = tr_ptr(ptr, o->cqes);
-	tr->cq.uflags = tr_ptr(ptr, o->flags);
-	tr->cq.kflags = tr_ptr(ptr, o->kflags);
-	tr->cq.koverflow_pending = tr_ptr(ptr, o->overflow_pending);
-	/* Never trust the shared copies: userspace may scribble on them. */
-	tr->cq.ring_entries = tr->params.cq_entries;
-	tr->cq.ring_mask = tr->params.cq_entries - 1;
-	if (tr->params.flags & TIMERRING_SETUP_SQ) {
-		const struct timerring_sq_offsets *s = &tr->params.sq_off;
+	tr->ring_sz = p->mmap_size;
+	tr_map_cq(&tr->cq, ptr, p);
+	for (k = 0; k < tr->nr_cqs; k++)
+		tr_map_cq(&tr->cqs[k], (char *)ptr + k * p->cq_stride, p);
+	if (p->flags & TIMERRING_SETUP_SQ) {
+		const struct timerring_sq_offsets *s = &p->sq_off;
 
 		tr->sq.khead = tr_ptr(ptr, s->head);
 		tr->sq.ktail = tr_ptr(ptr, s->tail);
 		tr->sq.kflags = tr_ptr(ptr, s->flags);
 		tr->sq.kdropped = tr_ptr(ptr, s->dropped);
 		tr->sq.ops = tr_ptr(ptr, s->ops);
-		tr->sq.ring_entries = tr->params.sq_entries;
-		tr->sq.ring_mask = tr->params.sq_entries - 1;
+		tr->sq.ring_entries = p->sq_entries;
+		tr->sq.ring_mask = p->sq_entries - 1;
 		tr->sq.tail = *tr->sq.ktail;
 	}
 	return 0;
@@ -128,6 +154,7 @@ void timerring_close(struct timerring *tr)
 {
 	if (tr->ring_ptr)
 		munmap(tr->ring_ptr, tr->ring_sz);
+	free(tr->cqs);
 	if (tr->fd >= 0)
 		close(tr->fd);
 	memset(tr, 0, sizeof(*tr));

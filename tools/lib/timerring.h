@@ -91,8 +91,11 @@ struct timerring {
 	struct timerring_params params;	/* as returned by SETUP */
 	void *ring_ptr;			/* the mapping */
 	size_t ring_sz;			/* its length (params.mmap_size) */
-	struct timerring_cq cq;
+	struct timerring_cq cq;		/* the ring of shard 0 */
 	struct timerring_sq sq;		/* zero without TIMERRING_SETUP_SQ */
+	/* the ring of every shard (cqs[0] is cq); NULL: cq is the only one */
+	struct timerring_cq *cqs;
+	unsigned int nr_cqs;
 };
 
 /* max_timers used by timerring_open() when no params are given. */
@@ -228,10 +231,61 @@ static inline void timerring_store_release(unsigned int *p, unsigned int v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
-/* Number of CQEs ready to be consumed. */
+/*
+ * Shards (see "Shards" in linux/timerring.h): an instance of several has
+ * one completion ring per shard. timerring_cq_ready() and
+ * timerring_cq_copy() cover all of them; timerring_peek_cqe(),
+ * timerring_cq_advance(), timerring_cqe_seen(), timerring_for_each_cqe()
+ * and the liburing bridge act on one ring, that of shard 0 (tr->cq): for
+ * the others use timerring_shard_cq() and the timerring_ring_*() helpers,
+ * or timerring_fill_io_uring_cq_shard().
+ */
+static inline unsigned int timerring_nr_shards(const struct timerring *tr)
+{
+	return tr->cqs ? tr->nr_cqs : 1;
+}
+
+/* The ring of shard @k (below timerring_nr_shards()). */
+static inline struct timerring_cq *timerring_shard_cq(struct timerring *tr,
+						      unsigned int k)
+{
+	return tr->cqs ? &tr->cqs[k] : &tr->cq;
+}
+
+/* Number of CQEs ready in one ring. */
+static inline unsigned int timerring_ring_ready(const struct timerring_cq *cq)
+{
+	return timerring_load_acquire(cq->ktail) - *cq->khead;
+}
+
+/* Copy up to @max ready CQEs of one ring into @out and consume them. */
+static inline unsigned int timerring_ring_copy(struct timerring_cq *cq,
+					       struct io_uring_cqe *out,
+					       unsigned int max)
+{
+	unsigned int head = *cq->khead;
+	unsigned int avail = timerring_load_acquire(cq->ktail) - head;
+	unsigned int i;
+
+	if (avail > max)
+		avail = max;
+	for (i = 0; i < avail; i++)
+		out[i] = cq->cqes[(head + i) & cq->ring_mask];
+	if (avail)
+		timerring_store_release(cq->khead, head + avail);
+	return avail;
+}
+
+/* Number of CQEs ready to be consumed, in all rings. */
 static inline unsigned int timerring_cq_ready(const struct timerring *tr)
 {
-	return timerring_load_acquire(tr->cq.ktail) - *tr->cq.khead;
+	unsigned int k, n = 0;
+
+	if (!tr->cqs)
+		return timerring_ring_ready(&tr->cq);
+	for (k = 0; k < tr->nr_cqs; k++)
+		n += timerring_ring_ready(&tr->cqs[k]);
+	return n;
 }
 
 /*
@@ -279,21 +333,20 @@ static inline void timerring_cqe_seen(struct timerring *tr)
 		&(tr)->cq.cqes[(head) & (tr)->cq.ring_mask] : NULL));	\
 	     (head)++)
 
-/* Copy up to @max ready CQEs into @out and consume them. */
+/*
+ * Copy up to @max ready CQEs into @out and consume them: ring 0's first,
+ * then the other shards' rings in order.
+ */
 static inline unsigned int timerring_cq_copy(struct timerring *tr,
 					     struct io_uring_cqe *out,
 					     unsigned int max)
 {
-	unsigned int head = *tr->cq.khead;
-	unsigned int avail = timerring_load_acquire(tr->cq.ktail) - head;
-	unsigned int i;
+	unsigned int k, n = 0;
 
-	if (avail > max)
-		avail = max;
-	for (i = 0; i < avail; i++)
-		out[i] = tr->cq.cqes[(head + i) & tr->cq.ring_mask];
-	timerring_cq_advance(tr, avail);
-	return avail;
+	for (k = 0; k < timerring_nr_shards(tr) && n < max; k++)
+		n += timerring_ring_copy(timerring_shard_cq(tr, k), out + n,
+					 max - n);
+	return n;
 }
 
 /* Enable or disable eventfd signalling, like io_uring_cq_eventfd_toggle. */

@@ -3,7 +3,8 @@
  * Let liburing's CQ helpers consume a timerring completion ring.
  *
  * timerring_fill_io_uring_cq() fills the CQ half of a struct io_uring from
- * a mapped struct timerring, so that io_uring_cq_ready(),
+ * a mapped struct timerring (timerring_fill_io_uring_cq_shard() from the
+ * ring of one of its shards), so that io_uring_cq_ready(),
  * io_uring_peek_cqe(), io_uring_cqe_seen(), io_uring_cq_advance() and
  * io_uring_for_each_cqe() work on it (io_uring_peek_cqe() returns -EAGAIN
  * when the ring is empty). The struct io_uring has no SQ and no io_uring
@@ -33,8 +34,9 @@
  */
 static unsigned int timerring_liburing_sq_flags;
 
-static inline void timerring_fill_io_uring_cq(const struct timerring *tr,
-					      struct io_uring *ring)
+/* The CQ half of @ring for the timerring ring @tcq. */
+static inline void timerring_fill_io_uring_ring(const struct timerring_cq *tcq,
+						struct io_uring *ring)
 {
 	struct io_uring_cq *cq = &ring->cq;
 
@@ -51,18 +53,33 @@ static inline void timerring_fill_io_uring_cq(const struct timerring *tr,
 
 	ring->sq.kflags = &timerring_liburing_sq_flags;
 
-	cq->khead = tr->cq.khead;
-	cq->ktail = tr->cq.ktail;
-	cq->kring_mask = tr->cq.kring_mask;
-	cq->kring_entries = tr->cq.kring_entries;
+	cq->khead = tcq->khead;
+	cq->ktail = tcq->ktail;
+	cq->kring_mask = tcq->kring_mask;
+	cq->kring_entries = tcq->kring_entries;
 	/* io_uring's cq.kflags is the user-written IORING_CQ_* word. */
-	cq->kflags = tr->cq.uflags;
-	cq->koverflow = tr->cq.koverflow;
-	cq->cqes = tr->cq.cqes;
+	cq->kflags = tcq->uflags;
+	cq->koverflow = tcq->koverflow;
+	cq->cqes = tcq->cqes;
 	cq->ring_sz = 0;	/* not ours to unmap */
 	cq->ring_ptr = NULL;
-	cq->ring_mask = tr->cq.ring_mask;
-	cq->ring_entries = tr->cq.ring_entries;
+	cq->ring_mask = tcq->ring_mask;
+	cq->ring_entries = tcq->ring_entries;
+}
+
+/* The ring of shard 0 (the only one, without shards). */
+static inline void timerring_fill_io_uring_cq(const struct timerring *tr,
+					      struct io_uring *ring)
+{
+	timerring_fill_io_uring_ring(&tr->cq, ring);
+}
+
+/* The ring of shard @k (below timerring_nr_shards()). */
+static inline void timerring_fill_io_uring_cq_shard(struct timerring *tr,
+						    unsigned int k,
+						    struct io_uring *ring)
+{
+	timerring_fill_io_uring_ring(timerring_shard_cq(tr, k), ring);
 }
 
 /* Bytes of a URING_CMD batch of @nr ops and their results. */

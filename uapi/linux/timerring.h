@@ -88,6 +88,59 @@
 #define TIMERRING_NODE_CURRENT		(-1)
 
 /*
+ * Shards (timerring_params.shards, VER2). An instance of N shards is N
+ * timing wheels, each with its own lock, hrtimer, id-table memory and
+ * completion ring, so that submitters of one instance on different CPUs
+ * work in parallel. Timer id i lives in shard TIMERRING_SHARD_OF(i, N):
+ * ids are dealt out to the shards 128 at a time, so ids allocated in
+ * order spread over all shards, and a thread that takes its ids from one
+ * shard's blocks never meets another's lock.
+ *
+ *   shards = 0 or 1	one shard: the instance of VER0 and VER1
+ *   shards = N		N shards, 2 <= N <= TIMERRING_SHARDS_MAX and at most
+ *			one per 128 ids of max_timers (else EINVAL, or the
+ *			nearest with TIMERRING_SETUP_CLAMP)
+ *   TIMERRING_SHARDS_AUTO	one per online CPU at SETUP, within the same
+ *			limits: a network stack runs one thread per CPU,
+ *			and its threads scale only if there are at least
+ *			as many shards as threads
+ *
+ * With N > 1, shard k is placed on the NUMA node of the k-th online CPU
+ * (counting round): its wheel, id table and pool pages are allocated
+ * there, its hrtimer is started from a CPU of that node and its work
+ * items run there. numa_node places what the shards share (the batch
+ * buffers); the rings are on it too.
+ *
+ * Every shard has a completion ring of cq_entries CQEs with the layout of
+ * cq_off; ring k starts cq_stride * k bytes into the mapping (mmap_size
+ * covers all of them). Each is a complete io_uring-style ring that
+ * liburing's CQ helpers consume (point a struct io_uring_cq at it); the
+ * CQEs of a timer always go to its shard's ring, in the order they
+ * expire, so per timer the order is that of one ring. Across rings there
+ * is no order: consume them all. A full ring holds back only its own
+ * shard's expirations. poll() and WAIT count the CQEs of all rings
+ * together (min_complete is at most cq_entries); the eventfd is signalled
+ * by any of them; the CQ_F_EVENTFD_DISABLED flag of ring 0 applies to all.
+ * STATS sums the shards.
+ *
+ * A SUBMIT of N shards applies the ops of each shard in their order, and
+ * the shards' ops of one chunk in parallel with other submitters; ops on
+ * one id are therefore applied in the order given, and the results and
+ * done are exactly as for one shard. With TIMERRING_SUBMIT_STOP_ON_ERROR
+ * every op is applied in the order given. A CANCEL_ALL takes effect in all
+ * shards at one instant. TIMERRING_SETUP_SQ needs shards <= 1 (else
+ * EINVAL).
+ *
+ * Memory: each shard beyond the first is charged ~56 KiB (its wheel) plus
+ * its own id-table directories (16 bytes per 128 ids of max_timers), and
+ * its ring; every shard has a batch buffer of ~25 KiB.
+ */
+#define TIMERRING_SHARDS_MAX		64U
+#define TIMERRING_SHARDS_AUTO		0xffffffffU
+#define TIMERRING_SHARD_IDS		128U
+#define TIMERRING_SHARD_OF(id, shards)	(((id) / TIMERRING_SHARD_IDS) % (shards))
+
+/*
  * Limits of timerring_params (the module may lower the maxima). cq_entries
  * is rounded up to a power of two; below TIMERRING_CQ_ENTRIES_MIN or above
  * the module's cap it fails with EINVAL, or is clamped with
@@ -116,6 +169,7 @@
 #define TIMERRING_FEAT_EVENTFD		_BITUL(3)
 #define TIMERRING_FEAT_NODROP		_BITUL(4)
 #define TIMERRING_FEAT_SQ		_BITUL(5)
+#define TIMERRING_FEAT_SHARDS		_BITUL(6)
 
 /*
  * Offsets of the completion ring fields inside the mapping. The first nine
@@ -172,7 +226,8 @@ struct timerring_sq_offsets {
  * success every out field is written. Errors: EINVAL (a field out of range
  * or a reserved field set, an unknown flag or clockid, an offline node,
  * TIMERRING_SETUP_SQ with a struct smaller than TIMERRING_PARAMS_SIZE_VER1,
- * sq_entries or sq_idle_ms set without it),
+ * sq_entries or sq_idle_ms set without it, shards out of range or with
+ * TIMERRING_SETUP_SQ),
  * EBUSY (already set up), ENOSPC (over the uid's memory budget), ENOMEM,
  * EFAULT (the struct cannot be read or written back: then the instance is
  * left not set up, and SETUP may be retried), EINTR (a fatal signal while
@@ -195,10 +250,15 @@ struct timerring_params {
 	__u32 sq_entries;	/* in: 0 = cq_entries; out: actual */
 	__u32 sq_idle_ms;	/* in: 0 = default; out: actual */
 	struct timerring_sq_offsets sq_off;	/* out */
+	/* VER2: shards (see "Shards" above) */
+	__u32 shards;		/* in: 0 = 1, N or SHARDS_AUTO; out: actual */
+	__u32 resv2;		/* must be zero */
+	__u64 cq_stride;	/* out: bytes from a shard's CQ ring to the next */
 };
 
 #define TIMERRING_PARAMS_SIZE_VER0	136
 #define TIMERRING_PARAMS_SIZE_VER1	184
+#define TIMERRING_PARAMS_SIZE_VER2	200
 
 /*
  * Opcodes (timerring_op.opcode). Every op can also fail with EINVAL (an
@@ -362,8 +422,9 @@ struct timerring_submit {
  * user copy, no page fault.
  *
  * Issued inline by io_uring_enter() (IO_URING_F_NONBLOCK), a command
- * never sleeps: it is applied there if it has at most 256 ops, no
- * CANCEL_ALL, the instance's submit lock is free, its ops are in memory
+ * never sleeps: it is applied there if it has at most 256 ops, all of
+ * one shard (see "Shards"), no CANCEL_ALL, a submit buffer of the
+ * instance and that shard's lock are free, its ops are in memory
  * and its results in anonymous memory mapped writable (or both are in a
  * registered buffer), and no id table chunk, interval array or wheel page
  * has to be allocated for it. Otherwise nothing is applied inline: a
@@ -576,10 +637,14 @@ struct timerring_stats {
 	__u64 sq_failed_total;	/* of them, failed (an error CQE each) */
 	__u64 sq_enter_total;	/* doorbells */
 	__u64 sq_pass_total;	/* passes (not doorbells) that consumed ops */
+	/* VER2: shards; every counter above is the sum over them */
+	__u32 shards;
+	__u32 resv;
 };
 
 #define TIMERRING_STATS_SIZE_VER0	320
 #define TIMERRING_STATS_SIZE_VER1	352
+#define TIMERRING_STATS_SIZE_VER2	360
 
 #define TIMERRING_IOC_MAGIC	0xB7
 #define TIMERRING_IOC_VERSION	_IOR(TIMERRING_IOC_MAGIC, 0, struct timerring_version)
