@@ -183,6 +183,41 @@ bool tr_pass_expire(struct tr_core *c, u32 *budget);
 u32 tr_pass_end(struct tr_core *c);
 u32 tr_apply(struct tr_core *c, struct tr_apply *a, u32 i);
 
+/*
+ * A chunk of ops as copied in and prepared, with the results of the apply
+ * loop. fresh is the driver's: what it allocated for an op (submit.c).
+ */
+struct tr_batch_buf {
+	struct tr_prep_out out;
+	struct timerring_op ops[TR_BATCH_CHUNK];
+	s32 res[TR_BATCH_CHUNK];
+	u8 fresh[TR_BATCH_CHUNK];
+};
+
+/* A run of a chunk's ops that go to one shard, or a CANCEL_ALL (all). */
+struct tr_seg {
+	u16 start;
+	u16 end;
+	u16 shard;			/* or TR_SEG_ALL */
+};
+
+#define TR_SEG_ALL		U16_MAX
+
+/* split.c: a chunk's segments, and where each op of a sorted chunk was */
+struct tr_split {
+	u32 nseg;
+	struct tr_seg seg[TR_BATCH_CHUNK];
+	u16 pos[TR_BATCH_CHUNK];
+};
+
+u16 tr_op_seg(const struct tr_batch_buf *b, u32 i, u32 shards);
+struct tr_batch_buf *tr_split(struct tr_split *sp, struct tr_batch_buf *b,
+			      struct tr_batch_buf *sorted, u32 n, u32 shards,
+			      bool in_order);
+void tr_split_unsort(const struct tr_split *sp,
+		     const struct tr_batch_buf *sorted, struct tr_batch_buf *b,
+		     u32 n);
+
 /* sq.c: ops a caller that cannot allocate may apply */
 u32 tr_sq_applicable(const struct tr_core *c, const struct timerring_op *ops,
 		     const struct tr_prep_out *out, u32 n);

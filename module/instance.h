@@ -29,34 +29,16 @@ struct vm_area_struct;
 #define TR_FRESH_CHUNK		BIT(0)	/* the table chunk of its id */
 #define TR_FRESH_IVAL		BIT(1)	/* that chunk's interval array */
 
-struct tr_batch_buf {
-	struct tr_prep_out out;
-	struct timerring_op ops[TR_BATCH_CHUNK];
-	s32 res[TR_BATCH_CHUNK];
-	u8 fresh[TR_BATCH_CHUNK];	/* TR_FRESH_* */
-};
-
-/* A run of a chunk's ops that go to one shard, or a CANCEL_ALL (all). */
-struct tr_seg {
-	u16 start;
-	u16 end;
-	u16 shard;			/* or TR_SEG_ALL */
-};
-
-#define TR_SEG_ALL		U16_MAX
-
 /*
  * A submitter's buffer (submit.c), held under lock for a batch: the chunk
- * as copied in and prepared; with shards, also the chunk sorted by shard
- * (sorted, from which pos[] says where each op came) and its segments.
+ * as copied in and prepared; with shards, also the chunk sorted by shard;
+ * and its segments (split.c).
  */
 struct tr_submit_buf {
 	struct mutex lock;		/* its submitter's, for a batch */
 	struct tr_batch_buf b;
 	struct tr_batch_buf *sorted;	/* NULL with one shard */
-	u16 pos[TR_BATCH_CHUNK];
-	struct tr_seg seg[TR_BATCH_CHUNK];
-	u32 nseg;
+	struct tr_split split;
 };
 
 struct tr_instance {

@@ -185,99 +185,6 @@ static int tr_copy_ops(struct tr_batch_buf *b, struct tr_batch_io *io,
 	return 0;
 }
 
-/* The segment an op goes to: its shard's, or all of them for CANCEL_ALL. */
-static u16 tr_op_seg(const struct tr_instance *inst,
-		     const struct tr_batch_buf *b, u32 i)
-{
-	if (b->ops[i].opcode == TIMERRING_OP_CANCEL_ALL && !b->out.verdict[i])
-		return TR_SEG_ALL;
-	return tr_shard_idx(inst, b->ops[i].id);
-}
-
-static void tr_seg_add(struct tr_submit_buf *sb, u32 start, u32 end,
-		       u16 shard)
-{
-	sb->seg[sb->nseg++] = (struct tr_seg){
-		.start = start, .end = end, .shard = shard,
-	};
-}
-
-/* Copy op @i of @b to slot @j of @s, noting where it came from. */
-static void tr_sort_op(struct tr_submit_buf *sb, struct tr_batch_buf *s,
-		       u32 j, u32 i)
-{
-	const struct tr_batch_buf *b = &sb->b;
-
-	s->ops[j] = b->ops[i];
-	s->out.tick[j] = b->out.tick[i];
-	s->out.ival[j] = b->out.ival[i];
-	s->out.verdict[j] = b->out.verdict[i];
-	sb->pos[j] = i;
-}
-
-/*
- * Ops [@start, @end) of the chunk, none a CANCEL_ALL, sorted by shard into
- * the same slots of sb->sorted, stably (the ops of an id keep their
- * order), one segment per shard that has ops.
- */
-static void tr_sort_phase(struct tr_instance *inst, struct tr_submit_buf *sb,
-			  u32 start, u32 end)
-{
-	u16 at[TIMERRING_SHARDS_MAX + 1] = { };
-	u32 i, k, nr = inst->nr_shards;
-
-	for (i = start; i < end; i++)
-		at[tr_op_seg(inst, &sb->b, i) + 1]++;
-	at[0] = start;
-	for (k = 1; k <= nr; k++)
-		at[k] += at[k - 1];
-	for (k = 0; k < nr; k++)
-		if (at[k + 1] > at[k])
-			tr_seg_add(sb, at[k], at[k + 1], k);
-	for (i = start; i < end; i++)
-		tr_sort_op(sb, sb->sorted, at[tr_op_seg(inst, &sb->b, i)]++, i);
-}
-
-/*
- * Split a prepared chunk of @n ops into segments, each applied under one
- * shard's lock. With one shard, or @in_order (STOP_ON_ERROR, which must
- * stop at the first failure in the order given), they are runs of
- * consecutive ops of one shard; otherwise the ops between CANCEL_ALLs are
- * sorted by shard into sb->sorted, one segment per shard. A CANCEL_ALL is
- * a segment of its own. Returns the buffer the segments index.
- */
-static struct tr_batch_buf *tr_segment(struct tr_instance *inst,
-				       struct tr_submit_buf *sb, u32 n,
-				       bool in_order)
-{
-	struct tr_batch_buf *b = &sb->b;
-	u32 i, k;
-	u16 g;
-
-	sb->nseg = 0;
-	if (inst->nr_shards == 1 || in_order) {
-		for (i = 0; i < n; i = k) {
-			g = tr_op_seg(inst, b, i);
-			for (k = i + 1; k < n && g != TR_SEG_ALL &&
-			     tr_op_seg(inst, b, k) == g; k++)
-				;
-			tr_seg_add(sb, i, k, g);
-		}
-		return b;
-	}
-	for (i = 0; i < n; i = k) {
-		for (k = i; k < n && tr_op_seg(inst, b, k) != TR_SEG_ALL; k++)
-			;
-		tr_sort_phase(inst, sb, i, k);
-		if (k < n) {
-			tr_sort_op(sb, sb->sorted, k, k);
-			tr_seg_add(sb, k, k + 1, TR_SEG_ALL);
-			k++;
-		}
-	}
-	return sb->sorted;
-}
-
 /*
  * CANCEL_ALL of the instance. Every shard's submitters are kept out (its
  * mutex, all of them under cancel_mutex) and its expiry path too
@@ -448,16 +355,18 @@ static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
 	for (i = 0; i < n; i++) {
 		tr_op_clamp(c0, &b->ops[i]);
 		/* O(armed timers), with cond_resched() in between */
-		if (st->nonblock && tr_op_seg(inst, b, i) == TR_SEG_ALL)
+		if (st->nonblock &&
+		    tr_op_seg(b, i, inst->nr_shards) == TR_SEG_ALL)
 			return -EAGAIN;
 	}
-	v = tr_segment(inst, sb, n, st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR);
+	v = tr_split(&sb->split, b, sb->sorted, n, inst->nr_shards,
+		     st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR);
 	/* a non-blocking batch holds one shard mutex, by trylock */
-	if (st->nonblock && sb->nseg > 1)
+	if (st->nonblock && sb->split.nseg > 1)
 		return -EAGAIN;
 
-	for (i = 0; i < sb->nseg && !st->stop; i++) {
-		const struct tr_seg *g = &sb->seg[i];
+	for (i = 0; i < sb->split.nseg && !st->stop; i++) {
+		const struct tr_seg *g = &sb->split.seg[i];
 
 		if (g->shard == TR_SEG_ALL) {
 			v->res[g->start] = tr_cancel_all_shards(inst);
@@ -474,8 +383,7 @@ static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
 	}
 	/* sorted: every op was applied (no STOP_ON_ERROR) */
 	if (v != b)
-		for (i = 0; i < n; i++)
-			b->res[sb->pos[i]] = v->res[i];
+		tr_split_unsort(&sb->split, v, b, n);
 	return tr_write_results(io, b->res, st->done - done0);
 }
 

@@ -8,9 +8,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "core.h"
 #include "batch.h"
 #include "pool.h"
+#include "tr_rand.h"
 
 #define ULL(x)		((unsigned long long)(x))
 #define FAR_MASK	((1ULL << TR_WHEEL_BITS) - 1)
@@ -943,9 +945,91 @@ static void test_churn(void)
 	fx_free(f);
 }
 
+/*
+ * split.c: every op lands in exactly one segment, of its own shard (or
+ * TR_SEG_ALL for a valid CANCEL_ALL, alone and in place), the ops of a
+ * shard keep their order, segments of a sorted phase do not straddle a
+ * CANCEL_ALL, runs keep the order given, and the results go back.
+ */
+static void test_split(void)
+{
+	static struct tr_batch_buf b, sorted;
+	static struct tr_split sp;
+	u32 shards, round, n, i, j, k, g;
+
+	tr_rand_seed(7);
+	for (round = 0; round < 2000; round++) {
+		bool in_order = round % 3 == 0;
+		u8 seen[TR_BATCH_CHUNK] = { };
+		struct tr_batch_buf *v;
+		u32 last_all = 0;
+
+		shards = 1 + rnd_below(round % 5 ? 7 : TIMERRING_SHARDS_MAX);
+		n = 1 + rnd_below(TR_BATCH_CHUNK);
+		memset(&b, 0, sizeof(b));
+		for (i = 0; i < n; i++) {
+			b.ops[i].id = rnd_below(1 << 14);
+			b.ops[i].opcode = rnd_below(10) ? rnd_below(3) :
+					  TIMERRING_OP_CANCEL_ALL;
+			b.ops[i].user_data = i;
+			b.out.tick[i] = 1000 + i;
+			b.out.verdict[i] = rnd_below(8) ? 0 : -EINVAL;
+		}
+		v = tr_split(&sp, &b, &sorted, n, shards, in_order);
+		T_ASSERT(v == ((shards == 1 || in_order) ? &b : &sorted),
+			 "round %u", round);
+		for (g = 0, k = 0; g < sp.nseg; g++) {
+			const struct tr_seg *sg = &sp.seg[g];
+
+			T_ASSERT(sg->start == k && sg->end > sg->start,
+				 "round %u seg %u [%u, %u) after %u", round, g,
+				 sg->start, sg->end, k);
+			k = sg->end;
+			for (j = sg->start; j < sg->end; j++) {
+				u32 orig = v == &b ? j : sp.pos[j];
+
+				T_ASSERT(orig < n && !seen[orig], "round %u", round);
+				seen[orig] = 1;
+				T_ASSERT(v->ops[j].user_data == orig &&
+					 v->out.tick[j] == 1000 + orig &&
+					 v->out.verdict[j] == b.out.verdict[orig],
+					 "round %u op %u", round, j);
+				T_ASSERT(tr_op_seg(&b, orig, shards) == sg->shard,
+					 "round %u op %u in seg of %u", round,
+					 orig, sg->shard);
+				if (sg->shard == TR_SEG_ALL) {
+					T_ASSERT(sg->end == sg->start + 1 &&
+						 orig == j, "round %u", round);
+					last_all = orig + 1;
+				} else {
+					/* a sorted op stays between CANCEL_ALLs */
+					T_ASSERT(orig >= last_all, "round %u", round);
+				}
+				/* sorted stably: an id's ops in order */
+				if (j > sg->start && v != &b)
+					T_ASSERT(sp.pos[j - 1] < orig,
+						 "round %u", round);
+			}
+			if (v == &b && g)
+				T_ASSERT(sp.seg[g - 1].shard != sg->shard ||
+					 sg->shard == TR_SEG_ALL,
+					 "round %u: runs %u, %u of one shard",
+					 round, g - 1, g);
+		}
+		T_ASSERT(k == n, "round %u: %u of %u ops", round, k, n);
+		for (j = 0; j < n; j++)
+			v->res[j] = -(s32)(v == &b ? j : sp.pos[j]) - 1;
+		if (v != &b)
+			tr_split_unsort(&sp, v, &b, n);
+		for (i = 0; i < n; i++)
+			T_ASSERT(b.res[i] == -(s32)i - 1, "round %u res %u",
+				 round, i);
+	}
+}
+
 int main(void)
 {
-	printf("TAP version 13\n1..14\n");
+	printf("TAP version 13\n1..15\n");
 	run("wheel: placement, exact expiry at every level boundary",
 	    test_levels);
 	run("wheel: wrap-around at the end of each level rotation", test_wrap);
@@ -963,6 +1047,7 @@ int main(void)
 	run("table: the pool grown a page at a time", test_pool_growth);
 	run("batch: verdicts", test_verdicts);
 	run("batch: ns to tick rounding", test_ticks);
+	run("split: segments by shard, stable, CANCEL_ALL alone", test_split);
 	printf("# %d passed, %d failed\n", tap_n - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;
 }
