@@ -3,7 +3,9 @@
  * timerring: CPU hotplug under load.
  *
  * One instance per NUMA node, each set up from a thread pinned to a CPU
- * of its node (numa_node = TIMERRING_NODE_CURRENT, checked). A submitter
+ * of its node (numa_node = TIMERRING_NODE_CURRENT, checked), and one of
+ * one shard per CPU (TIMERRING_SHARDS_AUTO), whose shard of cpu1's node
+ * keeps its timers while that node has no CPU online. A submitter
  * thread arms one-shot timers 1-16 ms ahead in batches of 32, on each
  * CPU in turn (so that the instances' hrtimers are queued on both), while
  * one consumer thread per instance reaps the CQEs and the test thread
@@ -31,6 +33,7 @@
 
 #define CPU1_ONLINE	"/sys/devices/system/cpu/cpu1/online"
 #define HP_NODES	2
+#define HP_INSTS	(HP_NODES + 1)	/* and the sharded one */
 #define HP_IDS		4096
 #define HP_BATCH	32
 #define HP_SERIALS	(1U << 21)
@@ -39,6 +42,7 @@
 
 struct hp_inst {
 	struct timerring tr;
+	__u32 shards;		/* asked of SETUP: 0, or SHARDS_AUTO */
 	int cpu;		/* where it was set up */
 	int node;		/* as SETUP returned it */
 	int ret;		/* of the setup thread */
@@ -49,7 +53,7 @@ struct hp_inst {
 };
 
 struct hp {
-	struct hp_inst in[HP_NODES];
+	struct hp_inst in[HP_INSTS];
 	int ninst;
 	int stop_submit, stop_consume;
 
@@ -118,21 +122,23 @@ static void *setup_fn(void *arg)
 	tr_default_params(&p);
 	p.max_timers = HP_IDS;
 	p.cq_entries = 1024;
+	p.shards = in->shards;
 	in->ret = timerring_open(&in->tr, &p);
 	in->node = p.numa_node;
 	return NULL;
 }
 
-static void reap(struct hp *h, struct hp_inst *in)
+/* The CQEs of one ring of @in (the only one, or one shard's). */
+static void reap_ring(struct hp *h, struct hp_inst *in,
+		      struct timerring_cq *cq)
 {
-	unsigned int head = *in->tr.cq.khead;
-	unsigned int tail = timerring_load_acquire(in->tr.cq.ktail);
+	unsigned int head = *cq->khead;
+	unsigned int tail = timerring_load_acquire(cq->ktail);
 	/* after the tail: every CQE up to it was posted before now */
 	__u64 now = now_ns(CLOCK_MONOTONIC);
-	unsigned int n = 0;
 
-	for (; head != tail; head++, n++) {
-		struct io_uring_cqe *cqe = &in->tr.cq.cqes[head & in->tr.cq.ring_mask];
+	for (; head != tail; head++) {
+		struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
 		__u64 s = cqe->user_data;
 		__u32 id = timerring_cqe_id(cqe);
 
@@ -152,7 +158,15 @@ static void reap(struct hp *h, struct hp_inst *in)
 		/* the id may be armed again */
 		__atomic_store_n(&in->busy[id], 0, __ATOMIC_RELEASE);
 	}
-	timerring_cq_advance(&in->tr, n);
+	timerring_store_release(cq->khead, head);
+}
+
+static void reap(struct hp *h, struct hp_inst *in)
+{
+	unsigned int k;
+
+	for (k = 0; k < timerring_nr_shards(&in->tr); k++)
+		reap_ring(h, in, timerring_shard_cq(&in->tr, k));
 }
 
 struct hp_consumer {
@@ -221,7 +235,7 @@ static int submit_batch(struct hp *h, struct hp_inst *in, unsigned int *seed,
 static void *submit_fn(void *arg)
 {
 	struct hp *h = arg;
-	unsigned int seed = 4242, next_id[HP_NODES] = { 0 }, k = 0;
+	unsigned int seed = 4242, next_id[HP_INSTS] = { 0 }, k = 0;
 
 	while (!TR_READ_ONCE(h->stop_submit)) {
 		int cpu = k & 1;
@@ -301,7 +315,7 @@ FIXTURE_TEARDOWN(hotplug)
 
 TEST_F_TIMEOUT(hotplug, offline_online_under_load, 240)
 {
-	struct hp_consumer cons[HP_NODES];
+	struct hp_consumer cons[HP_INSTS];
 	__u64 secs = 15, t_end, off_ns, on_ns, max_off = 0, max_on = 0;
 	unsigned long cycles = 0, lost = 0, expected = 0, s;
 	unsigned long cqes = 0, bad = 0, early = 0;
@@ -355,6 +369,22 @@ TEST_F_TIMEOUT(hotplug, offline_online_under_load, 240)
 	ASSERT_LE(1, h->ninst);
 	TH_LOG("%d instances, on nodes %d and %d", h->ninst, h->in[0].node,
 	       h->ninst > 1 ? h->in[1].node : -1);
+	/* and one of a shard per CPU, set up from cpu0 */
+	{
+		struct hp_inst *in = &h->in[h->ninst];
+		pthread_t t;
+
+		in->cpu = 0;
+		in->shards = TIMERRING_SHARDS_AUTO;
+		in->busy = calloc(HP_IDS, 1);
+		ASSERT_NE(NULL, in->busy);
+		ASSERT_EQ(0, pthread_create(&t, NULL, setup_fn, in));
+		pthread_join(t, NULL);
+		ASSERT_EQ(0, in->ret);
+		EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN),
+			  timerring_nr_shards(&in->tr));
+		h->ninst++;
+	}
 
 	/* cpu1 must be able to go offline; else there is nothing to test */
 	ret = set_cpu1(0, &off_ns);

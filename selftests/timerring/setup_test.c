@@ -113,8 +113,12 @@ TEST_F(dev, good_setup_defaults)
 				    TIMERRING_FEAT_TIMENS |
 				    TIMERRING_FEAT_EVENTFD |
 				    TIMERRING_FEAT_NODROP |
-				    TIMERRING_FEAT_SQ));
+				    TIMERRING_FEAT_SQ |
+				    TIMERRING_FEAT_SHARDS));
 	EXPECT_TRUE(p.features & TIMERRING_FEAT_NODROP);
+	EXPECT_TRUE(p.features & TIMERRING_FEAT_SHARDS);
+	EXPECT_EQ(1, p.shards);
+	EXPECT_EQ(0, p.cq_stride % getpagesize());
 	EXPECT_TRUE(p.features & TIMERRING_FEAT_PERIODIC);
 	EXPECT_TRUE(p.features & TIMERRING_FEAT_EVENTFD);
 	EXPECT_EQ(0, p.cq_off.user_addr);

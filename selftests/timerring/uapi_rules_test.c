@@ -74,7 +74,8 @@ TEST(setup_size_below_ver0)
 	TR_OPEN_DEV_OR_SKIP(fd);
 	ASSERT_EQ(136, TIMERRING_PARAMS_SIZE_VER0);
 	ASSERT_EQ(184, TIMERRING_PARAMS_SIZE_VER1);
-	ASSERT_EQ(TIMERRING_PARAMS_SIZE_VER1, sizeof(p));
+	ASSERT_EQ(200, TIMERRING_PARAMS_SIZE_VER2);
+	ASSERT_EQ(TIMERRING_PARAMS_SIZE_VER2, sizeof(p));
 	for (i = 0; i < ARRAY_SIZE(small_sizes); i++) {
 		unsigned int sz = small_sizes[i];
 
@@ -187,7 +188,8 @@ TEST_F(ur, out_structs_below_ver0)
 	ASSERT_EQ(TIMERRING_VERSION_SIZE_VER0,
 		  sizeof(struct timerring_version));
 	ASSERT_EQ(352, TIMERRING_STATS_SIZE_VER1);
-	ASSERT_EQ(TIMERRING_STATS_SIZE_VER1, sizeof(struct timerring_stats));
+	ASSERT_EQ(360, TIMERRING_STATS_SIZE_VER2);
+	ASSERT_EQ(TIMERRING_STATS_SIZE_VER2, sizeof(struct timerring_stats));
 	for (i = 0; i < ARRAY_SIZE(small_sizes); i++) {
 		unsigned int sz = small_sizes[i];
 
