@@ -136,10 +136,11 @@ void tr_instance_free(struct tr_instance *inst)
 }
 
 /*
- * The number of shards: 0 is 1, AUTO one per online CPU, both within
+ * The number of shards: 0 is 1, AUTO one per online CPU, within
  * TIMERRING_SHARDS_MAX and one per TIMERRING_SHARD_IDS ids; any other
  * count out of that range is EINVAL, or clamped with SETUP_CLAMP. The SQ
- * ring has one consumer, that of shard 0: it needs one shard.
+ * ring has one consumer, that of shard 0: it needs one shard (AUTO is 1
+ * with it).
  */
 static int tr_check_shards(struct timerring_params *p)
 {
@@ -149,7 +150,8 @@ static int tr_check_shards(struct timerring_params *p)
 	if (p->resv2)
 		return -EINVAL;
 	if (p->shards == TIMERRING_SHARDS_AUTO)
-		p->shards = clamp_t(u32, num_online_cpus(), 1, cap);
+		p->shards = p->flags & TIMERRING_SETUP_SQ ? 1 :
+			    clamp_t(u32, num_online_cpus(), 1, cap);
 	else if (!p->shards)
 		p->shards = 1;
 	if (p->shards > cap) {

@@ -38,8 +38,9 @@
  *
  * Memory budget. Every byte an instance pins in the kernel is charged to
  * the real uid that opened it: the instance itself (~60 KiB, at open),
- * the ring, its page array, the id-table and wheel directories and the
- * batch buffer (at SETUP), each 3 KiB table chunk of 128 ids (on the first
+ * the rings, their page array, the id-table and wheel directories, the
+ * submit buffers and any shard beyond the first (at SETUP; see "Shards"),
+ * each 3 KiB table chunk of 128 ids (on the first
  * ARM or MODIFY of an id in it that succeeds), each 2 KiB interval array
  * (on a chunk's first periodic timer) and the 4 KiB pages in which the wheel keeps its
  * references to armed timers (about 4.7 bytes per armed timer, added by
@@ -101,9 +102,9 @@
  *			one per 128 ids of max_timers (else EINVAL, or the
  *			nearest with TIMERRING_SETUP_CLAMP)
  *   TIMERRING_SHARDS_AUTO	one per online CPU at SETUP, within the same
- *			limits: a network stack runs one thread per CPU,
- *			and its threads scale only if there are at least
- *			as many shards as threads
+ *			limits (1 with TIMERRING_SETUP_SQ): a network stack
+ *			runs one thread per CPU, and its threads scale only
+ *			if there are at least as many shards as threads
  *
  * With N > 1, shard k is placed on the NUMA node of the k-th online CPU
  * (counting round): its wheel, id table and pool pages are allocated
@@ -131,9 +132,10 @@
  * shards at one instant. TIMERRING_SETUP_SQ needs shards <= 1 (else
  * EINVAL).
  *
- * Memory: each shard beyond the first is charged ~56 KiB (its wheel) plus
- * its own id-table directories (16 bytes per 128 ids of max_timers), and
- * its ring; every shard has a batch buffer of ~25 KiB.
+ * Memory: each shard beyond the first is charged ~56 KiB (its wheel); each
+ * shard has its own id-table directories (16 bytes per 128 ids of
+ * max_timers, and 8 bytes per 4 KiB page its wheel may use), its ring and
+ * a submit buffer (~17 KiB, ~31 KiB with more than one shard).
  */
 #define TIMERRING_SHARDS_MAX		64U
 #define TIMERRING_SHARDS_AUTO		0xffffffffU
