@@ -5,7 +5,7 @@
  * A batch is processed in chunks of 256 ops (8 KiB). For each chunk, this
  * phase checks every op against the rules of the uapi and converts its
  * expiry and interval from ns to ticks; it reads only the chunk and writes
- * only struct tr_prep_out, so it runs without the instance lock and is the
+ * only struct tr_prep_out, so it runs without a shard lock and is the
  * part that the SIMD kernels (batch_avx2.c, batch_avx512.c) vectorise. The
  * apply phase (submit.c) then walks the verdicts under the lock.
  *

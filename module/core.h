@@ -5,7 +5,7 @@
  *
  * Everything here is pure C: no locks, no sleeping, no allocation. The
  * caller serialises all calls on one struct tr_core (the driver holds the
- * instance lock) and provides the id table's chunks before arming ids in
+ * shard lock) and provides the id table's chunks before arming ids in
  * them (tr_table_install()).
  */
 #ifndef _TIMERRING_CORE_H

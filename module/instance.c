@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * timerring instances: open, SETUP and close. An instance is its shard
- * (shard.c: the wheel, the id table and the expiry path), the shared
- * mapping with the completion ring (memmap.c), the batch buffer of its
- * submitters (submit.c), the SQ ring if set up (sqpoll.c), the waiters
- * and the eventfd (wait.c, eventfd.c), and the budget it is charged to
- * (account.c).
+ * timerring instances: open, SETUP and close. An instance is its shards
+ * (shard.c: each a wheel, an id table, a completion ring and the expiry
+ * path; 1 to TIMERRING_SHARDS_MAX), the shared mapping with their rings
+ * (memmap.c), one submit buffer per shard (submit.c), the SQ ring if set
+ * up (sqpoll.c, one shard only), the waiters and the eventfd (wait.c,
+ * eventfd.c), and the budget it is charged to (account.c).
  *
- * open() allocates and charges the instance with its shard's wheel
- * (~55 KiB, most of it the 3072 queues of 16 bytes). SETUP checks the
- * parameters, charges everything else first (the id-table and pool
- * directories: 16 bytes per 128 ids and 8 bytes per 4 KiB pool page; the
- * ring; the 9.5 KiB batch buffer), allocates it on the instance's node and
- * publishes the instance only once the parameters are written back. A
- * SETUP that fails leaves nothing allocated or charged.
+ * open() allocates and charges the instance with shard 0's wheel (~55
+ * KiB, most of it the 3072 queues of 16 bytes). SETUP checks the
+ * parameters, charges everything else first (per shard: the id-table and
+ * pool directories, 16 bytes per 128 ids and 8 bytes per 4 KiB pool page,
+ * its ring and its submit buffer of ~17 KiB, ~31 KiB with more than one
+ * shard; each shard beyond the first, ~55 KiB), allocates the shards on
+ * their nodes and the rest on the instance's, and publishes the instance
+ * only once the parameters are written back. A SETUP that fails leaves
+ * nothing allocated or charged.
  */
 #include <linux/nodemask.h>
 #include <linux/nsproxy.h>

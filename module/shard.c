@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * timerring shards: the expiry path of one shard and its memory. An
- * instance has one shard (instance.c sets them up); each shard is a core
- * (wheel, id table, ring writer) with its own lock, hrtimer, work item and
- * completion ring.
+ * instance has 1 to TIMERRING_SHARDS_MAX shards (instance.c sets them up;
+ * timer id i is in shard (i / 128) % shards); each is a core (wheel, id
+ * table, ring writer) with its own lock, mutex, hrtimer, work item and
+ * completion ring, on its own node. Its hrtimer is programmed from a CPU
+ * of that node: from another node, tr_program() has the shard's work item
+ * (queued on the node) do it, so that its passes run there.
  *
  * Each shard owns one hrtimer on its clock, in soft-IRQ mode
  * (HRTIMER_MODE_ABS_SOFT), programmed to the next tick at which the wheel

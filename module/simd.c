@@ -221,7 +221,7 @@ u32 tr_prep(const struct tr_prep *p, const struct timerring_op *ops, u32 n,
 
 /*
  * Give a core the drain kernels of the moment, before a pass (under the
- * instance lock): wheel.c uses them from kern_min entries per step, when
+ * shard lock): wheel.c uses them from kern_min entries per step, when
  * the FPU is usable there.
  */
 void tr_simd_set_drain(struct tr_core *c)

@@ -635,7 +635,7 @@ static u32 tr_post_one(struct tr_core *c, u32 id, struct tr_entry *e)
  * The kernels for a step of @n entries: the caller's choice from kern_min
  * entries up if the FPU is usable here (then held until tr_kern_end(), for
  * one step: at most TR_DRAIN_BATCH entries, a few us), else the scalar
- * ones. Callers hold the instance lock with bottom halves off (or run in
+ * ones. Callers hold the shard lock with bottom halves off (or run in
  * soft-IRQ context): holding the FPU adds no non-preemptible time.
  */
 static const struct tr_batch_impl *tr_kern_begin(struct tr_core *c, u32 n)

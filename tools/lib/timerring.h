@@ -289,13 +289,20 @@ static inline unsigned int timerring_cq_ready(const struct timerring *tr)
 }
 
 /*
- * True if expirations wait on the overflow list for ring space: consume
- * CQEs, then call timerring_wait() (min_complete 0 suffices) to flush.
+ * True if expirations wait on the overflow list for ring space, in any
+ * ring: consume CQEs, then call timerring_wait() (min_complete 0
+ * suffices) to flush.
  */
 static inline bool timerring_cq_overflow_pending(const struct timerring *tr)
 {
-	return __atomic_load_n(tr->cq.kflags, __ATOMIC_RELAXED) &
-	       TIMERRING_KFLAG_CQ_OVERFLOW;
+	unsigned int k, n = tr->cqs ? tr->nr_cqs : 1;
+
+	for (k = 0; k < n; k++)
+		if (__atomic_load_n(tr->cqs ? tr->cqs[k].kflags : tr->cq.kflags,
+				    __ATOMIC_RELAXED) &
+		    TIMERRING_KFLAG_CQ_OVERFLOW)
+			return true;
+	return false;
 }
 
 /* The next CQE to consume without consuming it, or NULL if none. */
