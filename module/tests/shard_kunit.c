@@ -49,6 +49,12 @@ struct tr_kt_user {
 	s32 res;
 };
 
+static void tr_kt_free(void *inst)
+{
+	tr_instance_free(inst);
+}
+
+/* An instance set up with @p through @u, freed when the test ends. */
 static struct tr_instance *tr_kt_setup(struct kunit *test,
 				       struct tr_kt_user __user *u,
 				       struct timerring_params *p)
@@ -56,6 +62,8 @@ static struct tr_instance *tr_kt_setup(struct kunit *test,
 	struct tr_instance *inst = tr_instance_alloc();
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(inst));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, tr_kt_free,
+							 inst), 0);
 	KUNIT_ASSERT_EQ(test, copy_to_user(&u->p, p, sizeof(*p)), 0);
 	KUNIT_ASSERT_EQ(test, tr_instance_setup(inst, &u->p, sizeof(*p)), 0);
 	KUNIT_ASSERT_EQ(test, copy_from_user(p, &u->p, sizeof(*p)), 0);
@@ -124,7 +132,6 @@ static void tr_test_shard_memory(struct kunit *test)
 		KUNIT_EXPECT_NULL(test, sh->core.chunk[id >> TR_CHUNK_SHIFT]);
 		mutex_unlock(&sh->mutex);
 	}
-	tr_instance_free(inst);
 }
 
 /*
@@ -184,7 +191,6 @@ static void tr_test_shard_hrtimer(struct kunit *test)
 	KUNIT_EXPECT_EQ_MSG(test, cpu_to_node(cpu), sh->node,
 			    "shard %u of node %d queued on CPU %d", k,
 			    sh->node, cpu);
-	tr_instance_free(inst);
 }
 
 static struct kunit_case tr_shard_cases[] = {
