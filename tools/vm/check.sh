@@ -174,7 +174,7 @@ leg_vm_deb6_12() { vm_leg deb6.12 "$("$here/stock-kernels.sh" vmlinuz 6.12)" "$b
 # of 119 s, and softirq_test cannot arm its herd in time). softirq_test is
 # not in the list: its 400000 timers take 8-17 s to arm under KCSAN, past
 # the herd's due time; it runs in the other VM legs.
-KCSAN_TESTS=${KCSAN_TESTS:-race_test,poll_stress_test,hotplug_test,latency_test,sq_ring_test,timerring-fuzz*}
+KCSAN_TESTS=${KCSAN_TESTS:-race_test,poll_stress_test,hotplug_test,latency_test,sq_ring_test,shards_test,timerring-fuzz*}
 KCSAN_APPEND=${KCSAN_APPEND:-}
 leg_vm_kcsan() {
 	VM_APPEND="trfilter=$KCSAN_TESTS trfuzz=40 panic_on_warn=0 $KCSAN_APPEND ${VM_APPEND:-}" \
