@@ -62,8 +62,8 @@ static struct tr_instance *tr_kt_setup(struct kunit *test,
 	struct tr_instance *inst = tr_instance_alloc();
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(inst));
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, tr_kt_free,
-							 inst), 0);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, tr_kt_free, inst), 0);
 	KUNIT_ASSERT_EQ(test, copy_to_user(&u->p, p, sizeof(*p)), 0);
 	KUNIT_ASSERT_EQ(test, tr_instance_setup(inst, &u->p, sizeof(*p)), 0);
 	KUNIT_ASSERT_EQ(test, copy_from_user(p, &u->p, sizeof(*p)), 0);
