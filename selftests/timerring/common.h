@@ -129,21 +129,27 @@ static inline int tr_cancel_all(struct timerring *tr)
 	return tr_one(tr, &op);
 }
 
-/* Consume up to @max ready CQEs into @out (may be NULL: discard). */
+/*
+ * Consume up to @max ready CQEs into @out (may be NULL: discard), from
+ * every shard's ring in turn (ring 0 first).
+ */
 static inline unsigned int tr_reap(struct timerring *tr,
 				   struct io_uring_cqe *out, unsigned int max)
 {
-	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	struct io_uring_cqe tmp[64];
+	unsigned int k, n = 0, got, want;
 
-	timerring_for_each_cqe(tr, head, cqe) {
-		if (n == max)
-			break;
-		if (out)
-			out[n] = *cqe;
-		n++;
+	for (k = 0; k < timerring_nr_shards(tr) && n < max; k++) {
+		struct timerring_cq *cq = timerring_shard_cq(tr, k);
+
+		do {
+			want = max - n;
+			if (!out && want > 64)
+				want = 64;
+			got = timerring_ring_copy(cq, out ? out + n : tmp, want);
+			n += got;
+		} while (got == want && n < max);
 	}
-	timerring_cq_advance(tr, n);
 	return n;
 }
 
