@@ -54,19 +54,32 @@ static void tr_kt_free(void *inst)
 	tr_instance_free(inst);
 }
 
-/* An instance set up with @p through @u, freed when the test ends. */
+/*
+ * An instance of one shard per CPU set up with @p through a user page
+ * (*@u), freed when the test ends; skips where there are not two nodes.
+ */
 static struct tr_instance *tr_kt_setup(struct kunit *test,
-				       struct tr_kt_user __user *u,
+				       struct tr_kt_user __user **u,
 				       struct timerring_params *p)
 {
-	struct tr_instance *inst = tr_instance_alloc();
+	struct tr_instance *inst;
+	unsigned long addr;
 
+	if (num_online_nodes() < 2 || num_online_cpus() < 2)
+		kunit_skip(test, "needs two nodes with CPUs");
+	addr = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	*u = (struct tr_kt_user __user *)addr;
+
+	inst = tr_instance_alloc();
 	KUNIT_ASSERT_FALSE(test, IS_ERR(inst));
 	KUNIT_ASSERT_EQ(test,
 			kunit_add_action_or_reset(test, tr_kt_free, inst), 0);
-	KUNIT_ASSERT_EQ(test, copy_to_user(&u->p, p, sizeof(*p)), 0);
-	KUNIT_ASSERT_EQ(test, tr_instance_setup(inst, &u->p, sizeof(*p)), 0);
-	KUNIT_ASSERT_EQ(test, copy_from_user(p, &u->p, sizeof(*p)), 0);
+	KUNIT_ASSERT_EQ(test, copy_to_user(&(*u)->p, p, sizeof(*p)), 0);
+	KUNIT_ASSERT_EQ(test, tr_instance_setup(inst, &(*u)->p, sizeof(*p)),
+			0);
+	KUNIT_ASSERT_EQ(test, copy_from_user(p, &(*u)->p, sizeof(*p)), 0);
 	return inst;
 }
 
@@ -83,17 +96,10 @@ static void tr_test_shard_memory(struct kunit *test)
 	struct tr_kt_user __user *u;
 	struct tr_instance *inst;
 	struct tr_shard *sh;
-	unsigned long addr;
 	u32 k, i, id, n;
 	u8 fresh;
 
-	if (num_online_nodes() < 2 || num_online_cpus() < 2)
-		kunit_skip(test, "needs two nodes with CPUs");
-	addr = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
-	u = (struct tr_kt_user __user *)addr;
-	inst = tr_kt_setup(test, u, &p);
+	inst = tr_kt_setup(test, &u, &p);
 	KUNIT_EXPECT_EQ(test, p.shards, min(num_online_cpus(),
 					    TIMERRING_SHARDS_MAX));
 	for (k = 0; (sh = tr_shard_at(inst, k)); k++) {
@@ -152,17 +158,10 @@ static void tr_test_shard_hrtimer(struct kunit *test)
 	struct timerring_op op = { };
 	struct tr_instance *inst;
 	struct tr_shard *sh;
-	unsigned long addr;
 	int here, cpu, tries;
 	u32 k;
 
-	if (num_online_nodes() < 2 || num_online_cpus() < 2)
-		kunit_skip(test, "needs two nodes with CPUs");
-	addr = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
-	u = (struct tr_kt_user __user *)addr;
-	inst = tr_kt_setup(test, u, &p);
+	inst = tr_kt_setup(test, &u, &p);
 
 	here = numa_node_id();
 	for (k = 0; (sh = tr_shard_at(inst, k)); k++)
