@@ -269,11 +269,12 @@ static u32 tr_seg_apply_locked(struct tr_shard *sh, struct tr_batch_buf *b,
  * Steps 3-5 for segment @g of @b, under its shard's mutex: back the ids
  * of its valid ARMs and MODIFYs with memory, apply it in a pass of the
  * shard, and free what its failed ops allocated and no op used. -EAGAIN
- * (a non-blocking batch, with nothing applied), else 0.
+ * with nothing applied if the mutex is taken and @try, or for a
+ * non-blocking batch that would have to wait; else 0.
  */
 static int tr_seg_run(struct tr_instance *inst, struct tr_batch_buf *b,
 		      const struct tr_seg *g, const struct tr_prep *prep,
-		      struct tr_submit_state *st)
+		      struct tr_submit_state *st, bool try)
 {
 	struct tr_shard *sh = inst->shards[g->shard];
 	struct tr_core *c = &sh->core;
@@ -282,7 +283,7 @@ static int tr_seg_run(struct tr_instance *inst, struct tr_batch_buf *b,
 	int ret = 0, pool_err;
 	u64 t0;
 
-	if (!st->nonblock)
+	if (!st->nonblock && !try)
 		mutex_lock(&sh->mutex);
 	else if (!mutex_trylock(&sh->mutex))
 		return -EAGAIN;
@@ -332,6 +333,36 @@ out:
 }
 
 /*
+ * Segments [@from, @to) of @sp, of different shards and in any order
+ * (sorted ones between CANCEL_ALLs), or one segment: first each one whose
+ * shard's mutex is free, then the others, waiting for their mutex; so
+ * that submitters of different shards do not queue behind each other.
+ * A non-blocking batch has one segment. Returns tr_seg_run()'s error.
+ */
+static int tr_segs_run(struct tr_instance *inst, struct tr_batch_buf *v,
+		       const struct tr_split *sp, u32 from, u32 to,
+		       const struct tr_prep *prep, struct tr_submit_state *st)
+{
+	u64 left = to - from > 1 ? GENMASK_ULL(to - from - 1, 0) : 0;
+	u32 i;
+	int ret;
+
+	if (!left)
+		return tr_seg_run(inst, v, &sp->seg[from], prep, st, false);
+	for (i = from; i < to; i++)
+		if (!tr_seg_run(inst, v, &sp->seg[i], prep, st, true))
+			left &= ~BIT_ULL(i - from);
+	for (i = from; left && i < to; i++) {
+		if (!(left & BIT_ULL(i - from)))
+			continue;
+		ret = tr_seg_run(inst, v, &sp->seg[i], prep, st, false);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
  * Steps 2-6 for one chunk of @n ops copied into @sb. -EAGAIN (only for a
  * non-blocking batch, with nothing applied) or the result of writing the
  * results out.
@@ -348,7 +379,7 @@ static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
 		.res_ns = c0->res_ns,
 		.max_ids = c0->max_ids,
 	};
-	u32 i, done0 = st->done;
+	u32 i, end, done0 = st->done;
 	int ret;
 
 	WRITE_ONCE(inst->last_impl, tr_prep(&prep, b->ops, n, &b->out));
@@ -365,7 +396,7 @@ static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
 	if (st->nonblock && sb->split.nseg > 1)
 		return -EAGAIN;
 
-	for (i = 0; i < sb->split.nseg && !st->stop; i++) {
+	for (i = 0; i < sb->split.nseg && !st->stop; i = end) {
 		const struct tr_seg *g = &sb->split.seg[i];
 
 		if (g->shard == TR_SEG_ALL) {
@@ -375,9 +406,14 @@ static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
 			trace_timerring_op(inst->inst_id,
 					   TIMERRING_OP_CANCEL_ALL, 0, 0, 0,
 					   v->res[g->start]);
+			end = i + 1;
 			continue;
 		}
-		ret = tr_seg_run(inst, v, g, &prep, st);
+		/* in order: one segment; sorted: those up to a CANCEL_ALL */
+		for (end = i + 1; v != b && end < sb->split.nseg &&
+		     sb->split.seg[end].shard != TR_SEG_ALL; end++)
+			;
+		ret = tr_segs_run(inst, v, &sb->split, i, end, &prep, st);
 		if (ret)
 			return ret;
 	}
