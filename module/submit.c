@@ -34,9 +34,9 @@
  * expirations keep flowing during a big batch. A submitter holds one of
  * the instance's submit buffers (one per shard, taken killably: the first
  * free one, else the one of its CPU's slot) for its whole batch, and one
- * shard mutex at a time: two submitters of a sharded instance apply their
- * chunks to different shards at once, and the mutex of a shard orders
- * them there. A fatal signal ends the batch between chunks. CANCEL_ALL
+ * shard mutex at a time, taking the segments whose shard is free first:
+ * two submitters of a sharded instance apply their chunks to different
+ * shards at once, and the mutex of a shard orders them there. A fatal signal ends the batch between chunks. CANCEL_ALL
  * takes every shard's mutex (under cancel_mutex) and, in each shard, the
  * lock for at most TR_PASS_BUDGET (4096) entries or TR_HOLD_NS (100 us) at
  * a time; the expiry after a segment holds it as long at most.
