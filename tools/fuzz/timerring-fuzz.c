@@ -84,13 +84,37 @@
  * the CQ ring is full of their error CQEs, a doorbell then consumes
  * nothing, and every op consumed has its error CQE.
  *
+ * Shards (params VER2): half the setups ask for shards (90 % in the
+ * threads phase): 0, 1, 2, 3, 4, 7, 16, 64 or TIMERRING_SHARDS_AUTO, and
+ * out of range (above TIMERRING_SHARDS_MAX, above one per 128 ids of
+ * max_timers, with and without TIMERRING_SETUP_CLAMP), with resv2 set,
+ * with TIMERRING_SETUP_SQ. The answer is predicted exactly: EINVAL, or
+ * the count (AUTO is min(online CPUs, 64, ceil(max_timers / 128)), and 1
+ * with TIMERRING_SETUP_SQ); so are cq_stride (page-aligned, at least a
+ * ring) and mmap_size (every ring). A SETUP of VER0 or VER1 size,
+ * whatever its shards field holds in memory, has one shard and leaves the
+ * VER2 fields unwritten. The model is one per instance; every ring has
+ * its own head, tail and positions, and an arm's positions (the window
+ * of its op, its CQEs, its bounds) are those of the ring of its shard,
+ * TIMERRING_SHARD_OF(id, shards): every CQE must arrive there (an error
+ * CQE of the SQ ring only with one shard). The consumer takes all rings,
+ * or one; WAIT and poll() must count all of them (a WAIT that times out
+ * with min_complete CQEs ready in the rings before it fails); STATS VER2
+ * reports the shards. A ring is full on its own: the consumer leaves one
+ * ring alone for 50 to 650 steps (it fills, its expirations wait on its
+ * overflow list) and meanwhile, and at the end, drains the others: their
+ * overflow lists must empty and their due arms have their CQEs, whatever
+ * the stalled ring holds back.
+ *
  * Threads (-t, the threads phase): submitters own disjoint id ranges
- * (pool index mod threads) and take a read lock around submit + model
- * update; CANCEL_ALL batches take it for writing, so they see no
- * submitter in flight. One consumer thread owns the ring (and does the
- * scribbles and remaps there). The model is under one mutex: a CQE whose
- * arm a submitter has not recorded yet waits as an orphan until it is
- * (none may be left at a checkpoint).
+ * (pool index mod threads, or, in half the sessions with at least as
+ * many shards as threads, shard mod threads: each thread on its own
+ * shards) and take a read lock around submit + model update; CANCEL_ALL
+ * batches take it for writing, so they see no submitter in flight. One
+ * consumer thread owns the rings (and does the scribbles and remaps
+ * there). The model is under one mutex: a CQE whose arm a submitter has
+ * not recorded yet waits as an orphan until it is (none may be left at a
+ * checkpoint).
  *
  * Reproducible: a session (one instance, open to close) runs from the
  * seed splitmix64(seed + session); the generator never reads the model or
@@ -106,7 +130,10 @@
  * and trfuzzseed=SEED gives -s,
  * else 120 s on the debug kernel and 20 s elsewhere), split 55 % single
  * thread, 30 % threads, 15 % lifecycle-heavy sessions. Output: TAP, one
- * line per phase with its sessions, ops, CQEs and ops/s.
+ * line per phase with its sessions, ops, CQEs and ops/s, and of the
+ * sharded instances: their setups and rings, the CQEs of rings past the
+ * first, the rings found full, the stalls checked (full, overflowing),
+ * the runs of the threads phase on them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -139,10 +166,13 @@
 #define LOGN		8192		/* steps kept for the report */
 #define ARENA		(1 << 16)	/* arms per session */
 #define ORPHANS		4096
-#define DEFERS		256
+#define DEFERS		1024
+#define MAX_RINGS	TIMERRING_SHARDS_MAX
 
 /* ------------------------------------------------------------------ */
 /* Options and totals */
+
+enum { PH_SINGLE, PH_THREADS, PH_LIFE, PH_N };
 
 static u64 opt_seed;
 static double opt_duration = -1;
@@ -159,6 +189,9 @@ struct totals {
 	    waits, setups, ambiguous;
 	u64 sq_batches, sq_ops, sq_errs, sq_enters, sq_garbage, sq_polled,
 	    sq_held_back, sq_late_errs;
+	/* sharded instances */
+	u64 sharded, rings, cqes_past0, full_rings, stalls, stall_full,
+	    stall_ovf, small_setups, sharded_threads, thread_runs;
 };
 
 /* ------------------------------------------------------------------ */
@@ -181,6 +214,7 @@ struct arm {
 	bool sat;		/* overruns saturated: periods a lower bound */
 	bool has_min;
 	bool gen_known;		/* else armed from the SQ ring, base unknown */
+	u8 ring;		/* TIMERRING_SHARD_OF(id, shards) */
 	u32 seq;		/* successful ARM/MODIFY of the id before it */
 	u32 bound, min_pos, seen_pos;
 	u64 periods;		/* delivered, overruns included */
@@ -206,7 +240,7 @@ struct mid {
 };
 
 struct defer {
-	u32 bound;
+	u32 bound[MAX_RINGS];	/* every ring's tail after the CANCEL_ALL */
 	u32 certain, nmaybe;
 	s32 result;
 	long step;
@@ -216,8 +250,18 @@ struct defer {
 
 struct orphan {
 	struct io_uring_cqe cqe;
-	u32 pos;
+	u32 pos;		/* in the ring of the CQE's id */
 	u64 t;
+};
+
+/* One shard's completion ring, and the consumer's state of it. */
+struct ring {
+	u32 *khead, *ktail, *kflags, *kovf_pending;
+	struct io_uring_cqe *cqes;
+	u32 head;		/* next position to consume */
+	u32 tail0;		/* the tail of the new ring */
+	u32 last_tail;
+	u32 cq_given;		/* the head given back to the kernel */
 };
 
 struct logent {
@@ -238,11 +282,16 @@ struct fz {
 	struct timerring_params p;
 	char *ring;
 	size_t ring_len;
-	u32 *khead, *ktail, *kflags, *kovf_pending;
-	struct io_uring_cqe *cqes;
+	struct ring r[MAX_RINGS];
+	u32 nrings;		/* p.shards */
+	u32 rot;		/* the ring the consumer starts with */
+	int stall;		/* the ring the consumer leaves alone, or -1 */
+	long stall_end;		/* ... up to this step */
 	bool mapped;
 	struct timerring_version ver;
 	u64 online_nodes;
+	u32 ncpus;		/* online: what TIMERRING_SHARDS_AUTO gets */
+	int phase;
 
 	/* the model */
 	struct mid ids[MAX_IDS];
@@ -251,9 +300,6 @@ struct fz {
 	u32 narms;
 	struct arm **free_arms;
 	u32 nfree;
-	u32 head;		/* next position to consume */
-	u32 tail0;		/* the tail of the new ring */
-	u32 last_tail;
 	struct defer defers[DEFERS];
 	u32 ndefers;
 	struct orphan orphans[ORPHANS];
@@ -276,7 +322,6 @@ struct fz {
 	bool holding;
 	struct orphan *held;
 	u32 nheld, held_cap;
-	u32 cq_given;		/* the CQ head given back to the kernel */
 
 	/* threads */
 	pthread_mutex_t mu;
@@ -394,9 +439,9 @@ static void print_log(struct fz *f, long long id, int max)
 			       "window %llu ns\n", l->step, l->thread, ULL(l->a),
 			       ULL(l->b), sq_mode_names[l->c & 7], ULL(l->res));
 		} else if (l->kind == 'B') {
-			printf("#   step %ld t%d submit: window %llu ns, tail "
-			       "%llu..%llu\n", l->step, l->thread, ULL(l->a),
-			       ULL(l->b), ULL(l->c));
+			printf("#   step %ld t%d submit: window %llu ns, ring 0 "
+			       "tail %llu..%llu\n", l->step, l->thread,
+			       ULL(l->a), ULL(l->b), ULL(l->c));
 		} else {
 			printf("#   step %ld t%d %c %llu %llu %llu -> %lld\n",
 			       l->step, l->thread, l->kind, ULL(l->a),
@@ -580,18 +625,29 @@ static struct arm *cqe_arm(struct mid *m, const struct io_uring_cqe *cqe)
 	return NULL;
 }
 
-static void check_cqe(struct fz *f, const struct io_uring_cqe *cqe, u32 pos,
-		      u64 t)
+/* A CQE read at @pos of ring @k. */
+static void check_cqe(struct fz *f, const struct io_uring_cqe *cqe, u32 k,
+		      u32 pos, u64 t)
 {
 	struct mid *m = cqe->res >= 0 ? find_id(f, cqe->res) : NULL;
 	struct arm *a;
 
+	CHECK(!(cqe->flags & TIMERRING_CQE_F_SQ_ERR) || f->nrings == 1, -1,
+	      "error CQE at %u of ring %u of %u (res %d ud %#llx flags %#x): "
+	      "the SQ ring needs one shard", pos, k, f->nrings, cqe->res,
+	      ULL(cqe->user_data), cqe->flags);
 	CHECK(!(cqe->flags & TIMERRING_CQE_F_SQ_ERR), -1, "error CQE at %u "
 	      "(res %d ud %#llx flags %#x) with no op of the SQ ring in "
 	      "flight", pos, cqe->res, ULL(cqe->user_data), cqe->flags);
-	CHECK(m, cqe->res, "CQE at %u for id %d, which was never armed "
-	      "(ud %#llx flags %#x)", pos, cqe->res, ULL(cqe->user_data),
-	      cqe->flags);
+	CHECK(m, cqe->res, "CQE at %u of ring %u for id %d, which was never "
+	      "armed (ud %#llx flags %#x)", pos, k, cqe->res,
+	      ULL(cqe->user_data), cqe->flags);
+	CHECK(k == TIMERRING_SHARD_OF(m->id, f->nrings), m->id, "CQE at %u "
+	      "of id %u (gen %u ud %#llx) in ring %u, its shard is %u of %u",
+	      pos, m->id, cqe->flags >> TIMERRING_CQE_GEN_SHIFT,
+	      ULL(cqe->user_data), k, TIMERRING_SHARD_OF(m->id, f->nrings),
+	      f->nrings);
+	f->tot->cqes_past0 += k > 0;
 	a = cqe_arm(m, cqe);
 	if (!a) {
 		/* threads: its submitter may not have recorded it yet */
@@ -635,12 +691,22 @@ static void resolve(struct fz *f, bool all_seen)
 	for (i = 0; i < f->ndefers; i++) {
 		struct defer *d = &f->defers[i];
 		u32 delivered = 0;
+		bool reached = true;
 
-		if (!all_seen && pos_before(f->head, d->bound))
+		/* the consumer is past the bound in the rings of the maybe */
+		for (j = 0; j < d->nmaybe && !all_seen; j++) {
+			u8 r = d->maybe[j]->ring;
+
+			reached &= !pos_before(f->r[r].head, d->bound[r]);
+		}
+		if (!reached)
 			continue;
-		for (j = 0; j < d->nmaybe; j++)
-			delivered += d->maybe[j]->seen &&
-				     pos_before(d->maybe[j]->seen_pos, d->bound);
+		for (j = 0; j < d->nmaybe; j++) {
+			struct arm *a = d->maybe[j];
+
+			delivered += a->seen &&
+				     pos_before(a->seen_pos, d->bound[a->ring]);
+		}
 		if (d->sq) {
 			f->st_cancel += d->nmaybe - delivered;
 			f->st_cancel_unres -= d->nmaybe;
@@ -660,23 +726,36 @@ static void resolve(struct fz *f, bool all_seen)
 
 		for (a = f->ids[i].arms; a; a = a->next)
 			if (a->must && !a->seen &&
-			    (all_seen || !pos_before(f->head, a->bound)))
+			    (all_seen ||
+			     !pos_before(f->r[a->ring].head, a->bound)))
 				FAIL(a->id, "id %u gen %u: an op found it "
 				     "delivered, but no CQE came before "
 				     "position %u", a->id, a->gen, a->bound);
 	}
 }
 
+/* The start of ring @k in the mapping. */
+static char *ring_base(struct fz *f, u32 k)
+{
+	return f->ring + (size_t)k * f->p.cq_stride;
+}
+
 static void check_ring_fields(struct fz *f)
 {
 	const struct timerring_cq_offsets *o = &f->p.cq_off;
+	u32 k;
 
-	CHECK(*(u32 *)(f->ring + o->ring_mask) == f->p.cq_entries - 1, -1,
-	      "ring_mask %u", *(u32 *)(f->ring + o->ring_mask));
-	CHECK(*(u32 *)(f->ring + o->ring_entries) == f->p.cq_entries, -1,
-	      "ring_entries %u", *(u32 *)(f->ring + o->ring_entries));
-	CHECK(*(u32 *)(f->ring + o->overflow) == 0, -1, "overflow %u",
-	      *(u32 *)(f->ring + o->overflow));
+	for (k = 0; k < f->nrings; k++) {
+		char *b = ring_base(f, k);
+
+		CHECK(*(u32 *)(b + o->ring_mask) == f->p.cq_entries - 1 &&
+		      *(u32 *)(b + o->ring_entries) == f->p.cq_entries &&
+		      *(u32 *)(b + o->overflow) == 0, -1, "ring %u of %u: "
+		      "ring_mask %u ring_entries %u overflow %u, of %u entries",
+		      k, f->nrings, *(u32 *)(b + o->ring_mask),
+		      *(u32 *)(b + o->ring_entries), *(u32 *)(b + o->overflow),
+		      f->p.cq_entries);
+	}
 	if (!f->sq || f->sq_scribbled)
 		return;
 	CHECK(*f->sq_kmask == f->p.sq_entries - 1 &&
@@ -694,34 +773,117 @@ static void check_ring_fields(struct fz *f)
 		      *f->sq_khead, f->sq_tail);
 }
 
-/* Consume up to @max CQEs (model locked). */
-static u32 consume(struct fz *f, u32 max)
+/* The tail of ring @k (what was last read, unmapped). */
+static u32 read_tail(struct fz *f, u32 k)
 {
-	u32 tail, n, i;
-	u64 t;
+	if (f->mapped)
+		return __atomic_load_n(f->r[k].ktail, __ATOMIC_ACQUIRE);
+	return f->r[k].last_tail;
+}
 
-	if (!f->mapped)
-		return 0;
-	tail = __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
-	t = now_ns();
-	CHECK(!pos_before(tail, f->last_tail), -1, "tail went back from %u "
-	      "to %u", f->last_tail, tail);
-	f->last_tail = tail;
-	n = tail - f->head;
-	CHECK(n <= f->p.cq_entries, -1, "%u CQEs ready (head %u tail %u) in "
-	      "a ring of %u", n, f->head, tail, f->p.cq_entries);
+/* The tail of every ring into @tails. */
+static void read_tails(struct fz *f, u32 *tails)
+{
+	u32 k;
+
+	for (k = 0; k < f->nrings; k++)
+		tails[k] = read_tail(f, k);
+}
+
+/* The tail of ring @k, checked: never back, never more than a ring. */
+static u32 ring_tail(struct fz *f, u32 k, u32 head)
+{
+	struct ring *r = &f->r[k];
+	u32 tail = __atomic_load_n(r->ktail, __ATOMIC_ACQUIRE);
+
+	CHECK(!pos_before(tail, r->last_tail), -1, "ring %u: tail went back "
+	      "from %u to %u", k, r->last_tail, tail);
+	r->last_tail = tail;
+	CHECK(tail - head <= f->p.cq_entries, -1, "ring %u: %u CQEs ready "
+	      "(head %u tail %u) in a ring of %u", k, tail - head, head, tail,
+	      f->p.cq_entries);
+	return tail;
+}
+
+/* Consume up to @max CQEs of ring @k (model locked). */
+static u32 consume_ring(struct fz *f, u32 k, u32 max)
+{
+	struct ring *r = &f->r[k];
+	u32 tail = ring_tail(f, k, r->head), n = tail - r->head, i;
+	u64 t = now_ns();
+
+	if (f->nrings > 1 && n == f->p.cq_entries)
+		f->tot->full_rings++;
 	if (n > max)
 		n = max;
 	for (i = 0; i < n; i++) {
-		u32 pos = f->head + i;
+		u32 pos = r->head + i;
 
-		check_cqe(f, &f->cqes[pos & (f->p.cq_entries - 1)], pos, t);
+		check_cqe(f, &r->cqes[pos & (f->p.cq_entries - 1)], k, pos, t);
 	}
-	f->head += n;
-	f->cq_given = f->head;
-	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
+	r->head += n;
+	r->cq_given = r->head;
+	__atomic_store_n(r->khead, r->head, __ATOMIC_RELEASE);
+	return n;
+}
+
+/*
+ * Consume up to @max CQEs of every ring but @skip (-1: none), starting
+ * with a different ring each time (model locked).
+ */
+static u32 consume_but(struct fz *f, u32 max, int skip)
+{
+	u32 n = 0, i, k;
+
+	if (!f->mapped)
+		return 0;
+	for (i = 0; i < f->nrings && n < max; i++) {
+		k = (f->rot + i) % f->nrings;
+		if ((int)k != skip)
+			n += consume_ring(f, k, max - n);
+	}
+	f->rot++;
 	resolve(f, false);
 	return n;
+}
+
+/* Consume up to @max CQEs of the rings not stalled (model locked). */
+static u32 consume(struct fz *f, u32 max)
+{
+	return consume_but(f, max, f->stall);
+}
+
+/* Consume up to @max CQEs of ring @k alone (model locked). */
+static u32 consume_one(struct fz *f, u32 k, u32 max)
+{
+	u32 n;
+
+	if (!f->mapped || (int)k == f->stall)
+		return 0;
+	n = consume_ring(f, k, max);
+	resolve(f, false);
+	return n;
+}
+
+/* CQEs published and not consumed, in all rings. */
+static u32 unread(struct fz *f)
+{
+	u32 k, n = 0;
+
+	for (k = 0; k < f->nrings; k++)
+		n += read_tail(f, k) - f->r[k].head;
+	return n;
+}
+
+/* Some ring has expirations waiting for space. */
+static bool ovf_pending(struct fz *f)
+{
+	u32 k;
+
+	for (k = 0; f->mapped && k < f->nrings; k++)
+		if (__atomic_load_n(f->r[k].kovf_pending, __ATOMIC_RELAXED))
+			return true;
+	return false;
 }
 
 /*
@@ -731,17 +893,10 @@ static u32 consume(struct fz *f, u32 max)
  */
 static void hold_cqes(struct fz *f)
 {
-	u32 tail, n, i;
-	u64 t;
+	struct ring *r = &f->r[0];	/* the SQ ring needs one shard */
+	u32 tail = ring_tail(f, 0, r->cq_given), n = tail - r->cq_given, i;
+	u64 t = now_ns();
 
-	tail = __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
-	t = now_ns();
-	CHECK(!pos_before(tail, f->last_tail), -1, "tail went back from %u "
-	      "to %u", f->last_tail, tail);
-	f->last_tail = tail;
-	n = tail - f->cq_given;
-	CHECK(n <= f->p.cq_entries, -1, "%u CQEs ready (head %u tail %u) in "
-	      "a ring of %u", n, f->cq_given, tail, f->p.cq_entries);
 	if (f->nheld + n > f->held_cap) {
 		f->held_cap = (f->nheld + n) * 2 + 1024;
 		f->held = realloc(f->held, f->held_cap * sizeof(*f->held));
@@ -750,14 +905,14 @@ static void hold_cqes(struct fz *f)
 	}
 	for (i = 0; i < n; i++) {
 		struct orphan *o = &f->held[f->nheld++];
-		u32 pos = f->cq_given + i;
+		u32 pos = r->cq_given + i;
 
-		o->cqe = f->cqes[pos & (f->p.cq_entries - 1)];
+		o->cqe = r->cqes[pos & (f->p.cq_entries - 1)];
 		o->pos = pos;
 		o->t = t;
 	}
-	f->cq_given += n;
-	__atomic_store_n(f->khead, f->cq_given, __ATOMIC_RELEASE);
+	r->cq_given += n;
+	__atomic_store_n(r->khead, r->cq_given, __ATOMIC_RELEASE);
 }
 
 /* Check the CQEs held, the SQ ring's error CQEs among them done already. */
@@ -769,11 +924,11 @@ static void flush_held(struct fz *f)
 		struct orphan *o = &f->held[i];
 
 		if (!(o->cqe.flags & TIMERRING_CQE_F_SQ_ERR))
-			check_cqe(f, &o->cqe, o->pos, o->t);
-		f->head = o->pos + 1;
+			check_cqe(f, &o->cqe, 0, o->pos, o->t);
+		f->r[0].head = o->pos + 1;
 	}
 	f->nheld = 0;
-	f->head = f->cq_given;
+	f->r[0].head = f->r[0].cq_given;
 	f->holding = false;
 	resolve(f, false);
 }
@@ -781,7 +936,14 @@ static void flush_held(struct fz *f)
 /* ------------------------------------------------------------------ */
 /* Ops against the model */
 
+/* An op's window: the clock and every ring's tail before and after it. */
 struct window {
+	u64 t0, t1;
+	u32 tb[MAX_RINGS], ta[MAX_RINGS];
+};
+
+/* The window of an op of the SQ ring (one shard: ring 0). */
+struct sqwin {
 	u64 t0, t1;
 	u32 tb, ta;
 };
@@ -796,23 +958,25 @@ static int arm_state(const struct arm *a, const struct window *w)
 	if (a->ival)
 		return S_ARMED;
 	if (a->seen)
-		return pos_before(a->seen_pos, w->tb) ? S_IDLE :
-		       !pos_before(a->seen_pos, w->ta) ? S_ARMED : S_MAYBE;
+		return pos_before(a->seen_pos, w->tb[a->ring]) ? S_IDLE :
+		       !pos_before(a->seen_pos, w->ta[a->ring]) ? S_ARMED :
+		       S_MAYBE;
 	if (w->t1 < a->due_lo)
 		return S_ARMED;
 	return S_MAYBE;
 }
 
-/* The op found @a delivered: its CQE is below w->ta. */
+/* The op found @a delivered: its CQE is below w->ta of its ring. */
 static void decide_delivered(struct fz *f, struct arm *a,
 			     const struct window *w)
 {
-	CHECK(!a->seen || pos_before(a->seen_pos, w->ta), a->id,
+	CHECK(!a->seen || pos_before(a->seen_pos, w->ta[a->ring]), a->id,
 	      "id %u gen %u: found delivered, but its CQE is at %u, past "
-	      "the tail %u after the op", a->id, a->gen, a->seen_pos, w->ta);
+	      "the tail %u of ring %u after the op", a->id, a->gen,
+	      a->seen_pos, w->ta[a->ring], a->ring);
 	a->must = !a->seen;
 	a->bounded = true;
-	a->bound = w->ta;
+	a->bound = w->ta[a->ring];
 	a->state = A_DONE;
 	f->tot->ambiguous++;
 }
@@ -823,7 +987,7 @@ static void end_arm(struct arm *a, const struct window *w)
 	a->state = A_ENDED;
 	if (a->ival) {
 		a->bounded = true;
-		a->bound = w->ta;
+		a->bound = w->ta[a->ring];
 	} else {
 		CHECK(!a->seen, a->id, "id %u gen %u was cancelled or "
 		      "replaced while armed, but its CQE is at %u", a->id,
@@ -836,7 +1000,8 @@ static void end_arm(struct arm *a, const struct window *w)
 static bool retired(const struct fz *f, const struct mid *m,
 		    const struct arm *a)
 {
-	bool passed = a->bounded && !pos_before(f->head, a->bound);
+	bool passed = a->bounded &&
+		      !pos_before(f->r[a->ring].head, a->bound);
 
 	if (a == m->cur)
 		return false;
@@ -901,6 +1066,7 @@ static struct arm *new_arm(struct fz *f, struct mid *m,
 	a = f->nfree ? f->free_arms[--f->nfree] : &f->arena[f->narms++];
 	memset(a, 0, sizeof(*a));
 	a->id = m->id;
+	a->ring = TIMERRING_SHARD_OF(m->id, f->nrings);
 	a->gen = gen;
 	a->gen_known = gen != ~0U;
 	a->seq = m->nsucc - 1;
@@ -936,7 +1102,7 @@ static void maybe_ended(struct fz *f, struct arm *a, const struct window *w)
 {
 	a->maybe_cancelled = true;
 	a->bounded = true;
-	a->bound = w->ta;
+	a->bound = w->ta[a->ring];
 	f->tot->ambiguous++;
 }
 
@@ -981,7 +1147,7 @@ static void cancel_all(struct fz *f, s32 res, const struct window *w,
 	      "CANCEL_ALL: %d, model %u..%u", res, certain, certain + nmaybe);
 	CHECK(f->ndefers < DEFERS, -1, "too many deferred checks");
 	d = &f->defers[f->ndefers++];
-	d->bound = w->ta;
+	memcpy(d->bound, w->ta, sizeof(d->bound));
 	d->certain = certain;
 	d->nmaybe = nmaybe;
 	d->result = res;
@@ -1045,7 +1211,7 @@ static void apply_op(struct fz *f, const struct timerring_op *op, s32 res,
 			/* a one-shot's CQE can only come after this */
 			if (st == S_MAYBE && !a->has_min) {
 				a->has_min = true;
-				a->min_pos = w->tb;
+				a->min_pos = w->tb[a->ring];
 			}
 			return;
 		}
@@ -1283,13 +1449,6 @@ static bool op_wanted(const struct fz *f, const struct timerring_op *op)
 /* ------------------------------------------------------------------ */
 /* Submitting */
 
-static u32 read_tail(struct fz *f)
-{
-	if (f->mapped)
-		return __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
-	return f->last_tail;
-}
-
 /*
  * Submit @n ops with @flags and check everything against the model.
  * @fault_at: ops from this index on are unreadable (-1: none). @child:
@@ -1336,7 +1495,7 @@ static void submit(struct fz *f, struct timerring_op *ops, u32 n, u32 flags,
 
 	w.t0 = now_ns();
 	lock(f);
-	w.tb = read_tail(f);
+	read_tails(f, w.tb);
 	unlock(f);
 	if (child) {
 		/* the child submits on the inherited fd; the rest comes back */
@@ -1377,11 +1536,11 @@ static void submit(struct fz *f, struct timerring_op *ops, u32 n, u32 flags,
 		err = errno;
 	}
 	lock(f);
-	w.ta = read_tail(f);
+	read_tails(f, w.ta);
 	w.t1 = now_ns();
-	logit(f, 'B', NULL, w.ta, 0);
+	logit(f, 'B', NULL, w.ta[0], 0);
 	f->log[(f->nlog - 1) % LOGN].a = w.t1 - w.t0;
-	f->log[(f->nlog - 1) % LOGN].b = w.tb;
+	f->log[(f->nlog - 1) % LOGN].b = w.tb[0];
 	f->tot->batches++;
 
 	if (ret < 0) {
@@ -1467,15 +1626,21 @@ static void map_ring(struct fz *f)
 	const struct timerring_cq_offsets *o = &f->p.cq_off;
 	void *p = mmap(NULL, f->p.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       f->fd, f->p.mmap_offset);
+	u32 k;
 
 	CHECK(p != MAP_FAILED, -1, "mmap of the ring: %d", errno);
 	f->ring = p;
 	f->ring_len = f->p.mmap_size;
-	f->khead = (u32 *)(f->ring + o->head);
-	f->ktail = (u32 *)(f->ring + o->tail);
-	f->kflags = (u32 *)(f->ring + o->kflags);
-	f->kovf_pending = (u32 *)(f->ring + o->overflow_pending);
-	f->cqes = (struct io_uring_cqe *)(f->ring + o->cqes);
+	for (k = 0; k < f->nrings; k++) {
+		struct ring *r = &f->r[k];
+		char *b = ring_base(f, k);
+
+		r->khead = (u32 *)(b + o->head);
+		r->ktail = (u32 *)(b + o->tail);
+		r->kflags = (u32 *)(b + o->kflags);
+		r->kovf_pending = (u32 *)(b + o->overflow_pending);
+		r->cqes = (struct io_uring_cqe *)(b + o->cqes);
+	}
 	f->sq = f->p.flags & TIMERRING_SETUP_SQ;
 	if (f->sq) {
 		const struct timerring_sq_offsets *q = &f->p.sq_off;
@@ -1489,8 +1654,9 @@ static void map_ring(struct fz *f)
 		f->sq_ops = (struct timerring_op *)(f->ring + q->ops);
 	}
 	f->mapped = true;
-	/* the head was ours all along: what we had, whatever was there */
-	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
+	/* the heads were ours all along: what we had, whatever was there */
+	for (k = 0; k < f->nrings; k++)
+		__atomic_store_n(f->r[k].khead, f->r[k].head, __ATOMIC_RELEASE);
 	check_ring_fields(f);
 }
 
@@ -1549,6 +1715,7 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 {
 	bool clamp = in->flags & TIMERRING_SETUP_CLAMP;
 	u32 cap_cq = f->ver.max_cq_entries, cap_ids = f->ver.max_timers, i;
+	u32 cap_shards;
 
 	*out = *in;
 	for (i = 0; i < 4; i++)
@@ -1585,6 +1752,30 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 	    (in->numa_node < 0 || in->numa_node >= 64 ||
 	     !(f->online_nodes & (1ULL << in->numa_node))))
 		return -EINVAL;
+	/*
+	 * Shards: 0 is 1, AUTO one per online CPU within 64 and one per 128
+	 * ids (of max_timers as clamped), 1 with the SQ ring; any other
+	 * count above that is EINVAL, or the cap with CLAMP. The SQ ring
+	 * needs one.
+	 */
+	if (in->resv2)
+		return -EINVAL;
+	cap_shards = out->max_timers / TIMERRING_SHARD_IDS +
+		     !!(out->max_timers % TIMERRING_SHARD_IDS);
+	if (cap_shards > TIMERRING_SHARDS_MAX)
+		cap_shards = TIMERRING_SHARDS_MAX;
+	if (in->shards == TIMERRING_SHARDS_AUTO)
+		out->shards = in->flags & TIMERRING_SETUP_SQ ? 1 :
+			      f->ncpus < cap_shards ? f->ncpus : cap_shards;
+	else if (!in->shards)
+		out->shards = 1;
+	if (out->shards > cap_shards) {
+		if (!clamp)
+			return -EINVAL;
+		out->shards = cap_shards;
+	}
+	if (out->shards > 1 && (in->flags & TIMERRING_SETUP_SQ))
+		return -EINVAL;
 	/* the submission ring */
 	if (!(in->flags & TIMERRING_SETUP_SQ))
 		return in->sq_entries || in->sq_idle_ms ? -EINVAL : 0;
@@ -1607,7 +1798,13 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 	return 0;
 }
 
-static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
+/*
+ * Parameters for SETUP: valid ones (@valid), else with a field out of
+ * range in some setups; shards in @shard_pct % of them (then no SQ ring
+ * unless out of range: it needs one shard).
+ */
+static void gen_params(struct gen *g, struct timerring_params *p, bool valid,
+		       unsigned int shard_pct)
 {
 	static const u32 cqs[] = { 64, 64, 128, 256, 1024, 4096, 65, 100, 0 };
 	static const u32 mts[] = { 1, 2, 127, 128, 129, 300, 4096, 1 << 20,
@@ -1617,6 +1814,10 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
 	static const u32 sqs[] = { 0, 0, 64, 64, 100, 128, 256, 1024, 4096,
 				   65536 };
 	static const u32 idles[] = { 0, 1, 1, 3, 20, 200, 1000, 60000 };
+	static const u32 shs[] = { 2, 2, 2, 3, 3, 4, 4, 7, 16, 64,
+				   TIMERRING_SHARDS_AUTO, TIMERRING_SHARDS_AUTO,
+				   TIMERRING_SHARDS_AUTO };
+	u32 need;
 
 	memset(p, 0, sizeof(*p));
 	p->cq_entries = cqs[below(g, ARRAY_SIZE(cqs))];
@@ -1626,7 +1827,26 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
 	p->numa_node = below(g, 3) ? TIMERRING_NODE_CURRENT : (int)below(g, 2);
 	if (chance(g, 15))
 		p->flags = TIMERRING_SETUP_CLAMP;
-	if (chance(g, 40)) {
+	if (chance(g, shard_pct)) {
+		p->shards = shs[below(g, ARRAY_SIZE(shs))];
+		/*
+		 * enough ids for them, or CLAMP, or (below) too few; AUTO
+		 * takes what max_timers allows (1 up to 128 ids), in half
+		 * the setups at least 2
+		 */
+		need = p->shards != TIMERRING_SHARDS_AUTO ? p->shards :
+		       1 + below(g, 2);
+		if (p->max_timers < need * TIMERRING_SHARD_IDS) {
+			if (chance(g, 30))
+				p->flags |= TIMERRING_SETUP_CLAMP;
+			else
+				p->max_timers = need * TIMERRING_SHARD_IDS -
+						below(g, TIMERRING_SHARD_IDS);
+		}
+	} else {
+		p->shards = below(g, 3) ? 0 : 1;
+	}
+	if (p->shards <= 1 && chance(g, 55)) {
 		/* with a submission ring, polled briefly or for long */
 		p->flags |= TIMERRING_SETUP_SQ;
 		p->sq_entries = sqs[below(g, ARRAY_SIZE(sqs))];
@@ -1638,7 +1858,7 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
 	}
 	if (valid)
 		return;
-	switch (below(g, 15)) {
+	switch (below(g, 19)) {
 	case 0:
 		p->cq_entries = below(g, 64);
 		break;
@@ -1682,6 +1902,30 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid)
 			p->sq_entries = 64 << below(g, 4);
 		else
 			p->sq_idle_ms = 1 + below(g, 100);
+		break;
+	case 11:
+		/* above TIMERRING_SHARDS_MAX (not AUTO): EINVAL, or clamped */
+		p->shards = below(g, 2) ? TIMERRING_SHARDS_MAX + 1 +
+			    below(g, 1000) : TIMERRING_SHARDS_AUTO - 1 -
+			    below(g, 3);
+		break;
+	case 12:
+		/* more than one per 128 ids: EINVAL, or clamped */
+		p->max_timers = 1 + below(g, 8 * TIMERRING_SHARD_IDS);
+		p->shards = (p->max_timers + TIMERRING_SHARD_IDS - 1) /
+			    TIMERRING_SHARD_IDS + 1 + below(g, 8);
+		if (below(g, 2))
+			p->flags |= TIMERRING_SETUP_CLAMP;
+		break;
+	case 13:
+		p->resv2 = 1U << below(g, 32);
+		break;
+	case 14:
+		/* the SQ ring with shards (AUTO: one, valid) */
+		p->flags |= TIMERRING_SETUP_SQ;
+		p->shards = below(g, 3) ? 2 + below(g, 6) :
+			    TIMERRING_SHARDS_AUTO;
+		p->max_timers = 4096;
 		break;
 	default:
 		/* clamped: a valid SETUP of a huge request */
@@ -1733,14 +1977,18 @@ static void check_sq_params(struct fz *f, const struct timerring_params *p,
 
 static void setup_instance(struct fz *f, struct gen *g)
 {
-	struct timerring_params p, want;
+	struct timerring_params p, want, in;
+	unsigned int pct = f->phase == PH_THREADS ? 90 : 50;
+	u64 ring_bytes, pg = getpagesize();
 	int tries, ret, exp;
+	size_t size;
+	u32 k;
 
 	f->fd = open(TIMERRING_DEV_PATH, O_RDWR | O_CLOEXEC);
 	CHECK(f->fd >= 0, -1, "open: %d", errno);
 	if (chance(g, 5)) {
 		/* the SQ ring needs the VER1 struct */
-		gen_params(g, &p, true);
+		gen_params(g, &p, true, pct);
 		p.flags |= TIMERRING_SETUP_SQ;
 		ret = ioctl(f->fd, _IOC(_IOC_READ | _IOC_WRITE,
 					TIMERRING_IOC_MAGIC, 1,
@@ -1750,55 +1998,111 @@ static void setup_instance(struct fz *f, struct gen *g)
 		      "TIMERRING_SETUP_SQ: %d", TIMERRING_PARAMS_SIZE_VER0, ret);
 	}
 	for (tries = 0;; tries++) {
-		gen_params(g, &p, tries >= 3 || chance(g, 40));
-		exp = setup_expect(f, &p, &want);
-		ret = ioctl(f->fd, TIMERRING_IOC_SETUP, &p);
+		gen_params(g, &p, tries >= 3 || chance(g, 40), pct);
+		/*
+		 * A VER0 or VER1 struct (an older program's): the VER2
+		 * fields are not read (whatever the memory after it holds:
+		 * one shard) nor written.
+		 */
+		size = sizeof(p);
+		if (chance(g, 8))
+			size = (p.flags & TIMERRING_SETUP_SQ) || below(g, 2) ?
+			       TIMERRING_PARAMS_SIZE_VER1 :
+			       TIMERRING_PARAMS_SIZE_VER0;
+		in = p;
+		memset((char *)&in + size, 0, sizeof(in) - size);
+		exp = setup_expect(f, &in, &want);
+		if (size < sizeof(p) && below(g, 2)) {
+			p.shards = grnd(g);
+			p.resv2 = grnd(g);
+			p.cq_stride = grnd(g);
+		}
+		in = p;
+		ret = ioctl(f->fd, _IOC(_IOC_READ | _IOC_WRITE,
+					TIMERRING_IOC_MAGIC, 1, size), &p);
 		ret = ret < 0 ? -errno : ret;
 		logit(f, 'S', NULL, p.max_timers, ret);
+		f->log[(f->nlog - 1) % LOGN].a = in.shards;
+		f->log[(f->nlog - 1) % LOGN].b = size;
 		f->tot->setups++;
 		if (exp) {
-			CHECK(ret == exp, -1, "SETUP cq %u mt %u clock %u flags "
-			      "%#x res %llu node %d: %d, wanted %d",
+			CHECK(ret == exp, -1, "SETUP of %zu bytes: cq %u mt %u "
+			      "clock %u flags %#x res %llu node %d shards %#x "
+			      "resv2 %u sq %u/%u: %d, wanted %d", size,
 			      want.cq_entries, want.max_timers, want.clockid,
 			      want.flags, ULL(want.resolution_ns),
-			      want.numa_node, ret, exp);
+			      want.numa_node, in.shards, in.resv2,
+			      want.sq_entries, want.sq_idle_ms, ret, exp);
 			continue;
 		}
-		CHECK(ret == 0, -1, "SETUP cq %u mt %u res %llu: %d",
-		      want.cq_entries, want.max_timers,
-		      ULL(want.resolution_ns), ret);
+		CHECK(ret == 0, -1, "SETUP of %zu bytes: cq %u mt %u res %llu "
+		      "flags %#x shards %#x: %d", size, want.cq_entries,
+		      want.max_timers, ULL(want.resolution_ns), want.flags,
+		      in.shards, ret);
 		break;
 	}
+	if (size < sizeof(p)) {
+		CHECK(!memcmp((char *)&p + size, (char *)&in + size,
+			      sizeof(p) - size), -1, "SETUP of %zu bytes wrote "
+		      "past them", size);
+		memset((char *)&p + size, 0, sizeof(p) - size);
+		p.shards = 1;
+		f->tot->small_setups++;
+	}
 	CHECK(p.cq_entries == want.cq_entries && p.max_timers ==
-	      want.max_timers && p.resolution_ns == want.resolution_ns, -1,
-	      "SETUP out: cq %u mt %u res %llu, wanted %u %u %llu",
-	      p.cq_entries, p.max_timers, ULL(p.resolution_ns),
-	      want.cq_entries, want.max_timers, ULL(want.resolution_ns));
+	      want.max_timers && p.resolution_ns == want.resolution_ns &&
+	      p.shards == want.shards && !p.resv2, -1,
+	      "SETUP out: cq %u mt %u res %llu shards %u resv2 %u, wanted %u "
+	      "%u %llu %u (asked %#x)", p.cq_entries, p.max_timers,
+	      ULL(p.resolution_ns), p.shards, p.resv2, want.cq_entries,
+	      want.max_timers, ULL(want.resolution_ns), want.shards,
+	      in.shards);
 	CHECK(p.numa_node >= 0 && (f->online_nodes & (1ULL << p.numa_node)) &&
 	      (want.numa_node < 0 || p.numa_node == want.numa_node), -1,
 	      "SETUP node %d, asked %d", p.numa_node, want.numa_node);
 	CHECK((p.features & (TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
-			     TIMERRING_FEAT_NODROP)) ==
+			     TIMERRING_FEAT_NODROP | TIMERRING_FEAT_SHARDS)) ==
 	      (TIMERRING_FEAT_PERIODIC | TIMERRING_FEAT_SLACK |
-	       TIMERRING_FEAT_NODROP), -1, "features %#x", p.features);
-	CHECK(p.mmap_offset == 0 && p.mmap_size >= p.cq_off.cqes +
-	      (u64)p.cq_entries * sizeof(struct io_uring_cqe), -1,
+	       TIMERRING_FEAT_NODROP | TIMERRING_FEAT_SHARDS), -1,
+	      "features %#x", p.features);
+	ring_bytes = p.cq_off.cqes + (u64)p.cq_entries *
+		     sizeof(struct io_uring_cqe);
+	CHECK(p.mmap_offset == 0 && p.mmap_size >= ring_bytes, -1,
 	      "mmap offset %llu size %llu", ULL(p.mmap_offset),
 	      ULL(p.mmap_size));
+	/* ring k at k * cq_stride: page-aligned, a ring apart, all mapped */
+	if (p.shards > 1)
+		CHECK(!(p.cq_stride % pg) && p.cq_stride >= ring_bytes &&
+		      p.mmap_size >= (p.shards - 1) * p.cq_stride + ring_bytes,
+		      -1, "%u shards of %u entries (a ring of %llu bytes): "
+		      "cq_stride %llu, mmap_size %llu", p.shards, p.cq_entries,
+		      ULL(ring_bytes), ULL(p.cq_stride), ULL(p.mmap_size));
 	check_sq_params(f, &p, &want);
 	f->p = p;
+	f->nrings = p.shards;
+	f->stall = -1;
+	if (f->nrings > 1) {
+		f->tot->sharded++;
+		f->tot->rings += f->nrings;
+	}
 	/* a second SETUP: EINVAL for a bad field, else EBUSY */
 	if (chance(g, 30)) {
-		gen_params(g, &p, chance(g, 50));
+		gen_params(g, &p, chance(g, 50), pct);
 		exp = setup_expect(f, &p, &want);
 		ret = ioctl(f->fd, TIMERRING_IOC_SETUP, &p) < 0 ? -errno : 0;
 		CHECK(ret == (exp ? exp : -EBUSY), -1, "second SETUP: %d, "
 		      "wanted %d", ret, exp ? exp : -EBUSY);
 	}
-	f->head = f->cq_given = f->sq_tail = 0;
+	f->sq_tail = 0;
+	for (k = 0; k < f->nrings; k++)
+		f->r[k].head = f->r[k].cq_given = 0;
 	map_ring(f);
-	f->head = f->cq_given = f->last_tail = f->tail0 = *f->ktail;
-	__atomic_store_n(f->khead, f->head, __ATOMIC_RELEASE);
+	for (k = 0; k < f->nrings; k++) {
+		struct ring *r = &f->r[k];
+
+		r->head = r->cq_given = r->last_tail = r->tail0 = *r->ktail;
+		__atomic_store_n(r->khead, r->head, __ATOMIC_RELEASE);
+	}
 	if (f->sq) {
 		f->sq_tail = *f->sq_ktail;
 		CHECK(!f->sq_tail && !*f->sq_khead && !*f->sq_kdropped &&
@@ -1808,11 +2112,17 @@ static void setup_instance(struct fz *f, struct gen *g)
 	}
 }
 
-/* The pool of ids: the edges of the id space and of table chunks. */
+/*
+ * The pool of ids: the edges of the id space and of table chunks, and
+ * with shards ids of the first blocks of 128 of every shard. The threads
+ * own ids by pool index, or by shard (each thread its own shards).
+ */
 static void make_pool(struct fz *f, struct gen *g, int nthreads)
 {
-	u32 mt = f->p.max_timers, cand[MAX_IDS * 2], nc = 0, i, j;
-	u32 want = 8 + below(g, MAX_IDS - 8);
+	u32 mt = f->p.max_timers, cand[MAX_IDS * 2], nc = 0, i, j, n;
+	u32 want = 8 + below(g, MAX_IDS - 8), blocks = 2 * f->nrings;
+	bool by_shard = nthreads > 1 && f->nrings >= (u32)nthreads &&
+			below(g, 2);
 
 	cand[nc++] = 0;
 	cand[nc++] = mt - 1;
@@ -1821,9 +2131,17 @@ static void make_pool(struct fz *f, struct gen *g, int nthreads)
 	cand[nc++] = 127;
 	cand[nc++] = 128;
 	cand[nc++] = 129;
-	while (nc < ARRAY_SIZE(cand))
-		cand[nc++] = below(g, 3) ? below(g, mt < 300 ? mt : 300) :
-			     below(g, mt);
+	while (nc < ARRAY_SIZE(cand)) {
+		/* 0: a shard's block, 1: a small id, 2: any */
+		n = f->nrings > 1 ? below(g, 3) : below(g, 3) ? 1 : 2;
+		if (!n)
+			cand[nc++] = (below(g, blocks) * TIMERRING_SHARD_IDS +
+				      (below(g, 2) ? 0 :
+				       below(g, TIMERRING_SHARD_IDS))) % mt;
+		else
+			cand[nc++] = n == 1 ? below(g, mt < 300 ? mt : 300) :
+				     below(g, mt);
+	}
 	f->nids = 0;
 	for (i = 0; i < nc && f->nids < want; i++) {
 		if (cand[i] >= mt)
@@ -1835,7 +2153,9 @@ static void make_pool(struct fz *f, struct gen *g, int nthreads)
 			continue;
 		memset(&f->ids[f->nids], 0, sizeof(f->ids[0]));
 		f->ids[f->nids].id = cand[i];
-		f->ids[f->nids].owner = f->nids % (nthreads ? nthreads : 1);
+		f->ids[f->nids].owner = (by_shard ?
+					 TIMERRING_SHARD_OF(cand[i], f->nrings) :
+					 f->nids) % (nthreads ? nthreads : 1);
 		f->nids++;
 	}
 }
@@ -1857,6 +2177,7 @@ static void reset_model(struct fz *f)
 	f->st_sq_ops = f->st_sq_failed = f->st_sq_enter = f->st_sq_dropped = 0;
 	f->sq = f->sq_scribbled = f->holding = false;
 	f->nheld = 0;
+	f->stall = -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1875,21 +2196,33 @@ static int wait_ioctl(struct fz *f, u32 min, s64 timeout, u32 *ready)
 	return ret < 0 ? -errno : ret;
 }
 
-/* Consume everything and flush the overflow list (model locked). */
-static void drain(struct fz *f)
+/*
+ * Consume everything and flush the overflow lists, of every ring but
+ * @skip (-1: none), whatever @skip holds back (model locked).
+ */
+static void drain(struct fz *f, int skip)
 {
-	u32 ready;
+	u32 ready, k;
 	int i;
 
 	for (i = 0; i < 100000; i++) {
-		consume(f, ~0U);
+		consume_but(f, ~0U, skip);
 		wait_ioctl(f, 0, 0, &ready);
-		if (__atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) == f->head &&
-		    !__atomic_load_n(f->kovf_pending, __ATOMIC_RELAXED))
+		for (k = 0; k < f->nrings; k++)
+			if ((int)k != skip &&
+			    (__atomic_load_n(f->r[k].ktail, __ATOMIC_ACQUIRE) !=
+			     f->r[k].head ||
+			     __atomic_load_n(f->r[k].kovf_pending,
+					     __ATOMIC_RELAXED)))
+				break;
+		if (k == f->nrings)
 			return;
 	}
-	FAIL(-1, "the ring never drained: overflow_pending %u",
-	     *f->kovf_pending);
+	FAIL(-1, "ring %u of %u never drained: overflow_pending %u (ring %d "
+	     "left alone: %u of %u used, overflow_pending %u)", k, f->nrings,
+	     *f->r[k].kovf_pending, skip,
+	     skip < 0 ? 0 : *f->r[skip].ktail - f->r[skip].head,
+	     f->p.cq_entries, skip < 0 ? 0 : *f->r[skip].kovf_pending);
 }
 
 /* The SQ ring's counters of STATS; every op published was consumed. */
@@ -1908,17 +2241,22 @@ static void check_sq_stats(struct fz *f, const struct timerring_stats *st)
 static void check_stats(struct fz *f, bool quiet)
 {
 	struct timerring_stats st;
-	u64 lo = 0, hi = 0;
-	u32 tail, i;
+	u64 lo = 0, hi = 0, before = 0, after = 0, tail0 = 0;
+	u32 i;
 	struct window w;
 
 	memset(&st, 0, sizeof(st));
 	w.t0 = now_ns();
-	w.tb = read_tail(f);
+	read_tails(f, w.tb);
 	CHECK(ioctl(f->fd, TIMERRING_IOC_STATS, &st) == 0, -1, "STATS: %d",
 	      errno);
-	tail = w.ta = read_tail(f);
+	read_tails(f, w.ta);
 	w.t1 = now_ns();
+	for (i = 0; i < f->nrings; i++) {
+		before += (u32)(w.tb[i] - f->r[i].tail0);
+		after += (u32)(w.ta[i] - f->r[i].tail0);
+		tail0 += f->r[i].tail0;
+	}
 	CHECK(st.armed_total == f->st_armed && st.modified_total == f->st_mod &&
 	      st.cancelled_total >= f->st_cancel &&
 	      st.cancelled_total <= f->st_cancel + f->st_cancel_unres &&
@@ -1932,14 +2270,22 @@ static void check_stats(struct fz *f, bool quiet)
 	check_sq_stats(f, &st);
 	CHECK(st.dropped_total == 0 && st.max_timers == f->p.max_timers &&
 	      st.cq_entries == f->p.cq_entries &&
-	      st.resolution_ns == f->p.resolution_ns, -1, "STATS config");
-	/* expired_total counts expirations: not the SQ ring's error CQEs */
+	      st.resolution_ns == f->p.resolution_ns &&
+	      st.shards == f->nrings && !st.resv, -1, "STATS config: "
+	      "max_timers %u cq_entries %u resolution %llu shards %u resv %u",
+	      st.max_timers, st.cq_entries, ULL(st.resolution_ns), st.shards,
+	      st.resv);
+	/*
+	 * expired_total counts expirations of all rings: not the SQ ring's
+	 * error CQEs
+	 */
 	if (f->mapped)
-		CHECK(st.expired_total >= (u32)(w.tb - f->tail0 - f->st_sq_failed) &&
-		      st.expired_total <= (u32)(tail - f->tail0 - f->st_sq_failed),
-		      -1, "STATS expired %llu, ring tail %u..%u from %u, %llu "
-		      "error CQEs", ULL(st.expired_total), w.tb, tail, f->tail0,
-		      ULL(f->st_sq_failed));
+		CHECK(st.expired_total + f->st_sq_failed >= before &&
+		      st.expired_total <= after - f->st_sq_failed, -1,
+		      "STATS expired %llu, the tails of %u rings %llu..%llu "
+		      "from %llu, %llu error CQEs", ULL(st.expired_total),
+		      f->nrings, ULL(before + tail0), ULL(after + tail0),
+		      ULL(tail0), ULL(f->st_sq_failed));
 	if (quiet) {
 		for (i = 0; i < f->nids; i++) {
 			int s = arm_state(f->ids[i].cur, &w);
@@ -1954,24 +2300,20 @@ static void check_stats(struct fz *f, bool quiet)
 }
 
 /*
- * All submitters quiet: drain, then every arm due long enough ago must
- * have its CQE(s), and nothing may be left unexplained.
+ * After drain(f, @skip): every arm due long enough ago must have its
+ * CQE(s), but those of ring @skip.
  */
-static void checkpoint(struct fz *f)
+static void check_due(struct fz *f, int skip)
 {
-	u64 t;
+	u64 t = now_ns();
 	u32 i;
 
-	if (!f->mapped)
-		return;
-	lock(f);
-	drain(f);
-	t = now_ns();
 	for (i = 0; i < f->nids; i++) {
 		struct arm *a = f->ids[i].cur;
 		u64 by;
 
-		if (!a || a->state != A_LIVE || a->maybe_cancelled)
+		if (!a || a->state != A_LIVE || a->maybe_cancelled ||
+		    a->ring == skip)
 			continue;
 		by = sat_add(sat_add(a->due_hi, a->late_ns), opt_grace_ns);
 		if (by >= t)
@@ -1991,6 +2333,21 @@ static void checkpoint(struct fz *f)
 			      a->id, a->gen, ULL(a->periods), ULL(k));
 		}
 	}
+}
+
+/*
+ * All submitters quiet: drain, then every arm due long enough ago must
+ * have its CQE(s), and nothing may be left unexplained. A stalled ring
+ * is consumed again.
+ */
+static void checkpoint(struct fz *f)
+{
+	if (!f->mapped)
+		return;
+	lock(f);
+	f->stall = -1;
+	drain(f, -1);
+	check_due(f, -1);
 	resolve(f, true);
 	CHECK(!f->norphans, (long long)f->orphans[0].cqe.res,
 	      "CQE at %u for id %d gen %u: no such arm", f->orphans[0].pos,
@@ -1999,6 +2356,36 @@ static void checkpoint(struct fz *f)
 	check_stats(f, true);
 	check_ring_fields(f);
 	unlock(f);
+}
+
+/*
+ * During a stall, and at its end (@end): the consumer left ring f->stall
+ * alone for a while (it may have filled, and its shard's expirations
+ * wait on its overflow list). A full ring holds back only its own shard's
+ * expirations: every other ring drains, its overflow list empties, and
+ * its arms due long enough ago have their CQEs.
+ */
+static void stall_check(struct fz *f, bool end)
+{
+	int k = f->stall;
+	struct ring *r;
+	u32 used;
+
+	if (k < 0 || !f->mapped) {
+		f->stall = -1;
+		return;
+	}
+	r = &f->r[k];
+	drain(f, k);
+	check_due(f, k);
+	used = ring_tail(f, k, r->head) - r->head;
+	f->tot->stalls++;
+	f->tot->stall_full += used == f->p.cq_entries;
+	f->tot->stall_ovf += used == f->p.cq_entries &&
+			     __atomic_load_n(r->kovf_pending, __ATOMIC_RELAXED);
+	logit(f, 'X', NULL, k, used);
+	if (end)
+		f->stall = -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2022,8 +2409,7 @@ static int sq_enter(struct fz *f)
 /* The CQ ring is full as the kernel sees it (no CQE given back since). */
 static bool cq_full(struct fz *f)
 {
-	return __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) - f->cq_given >=
-	       f->p.cq_entries;
+	return read_tail(f, 0) - f->r[0].cq_given >= f->p.cq_entries;
 }
 
 static u32 sq_head(struct fz *f)
@@ -2041,8 +2427,7 @@ static void sq_ring_bell(struct fz *f, u32 pub)
 	CHECK(f->sq_scribbled || h == pub || cq_full(f), -1, "SQ_ENTER "
 	      "returned with head %u, tail %u published before it, and room in "
 	      "the CQ ring (%u of %u used)", h, pub,
-	      __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) - f->cq_given,
-	      f->p.cq_entries);
+	      read_tail(f, 0) - f->r[0].cq_given, f->p.cq_entries);
 }
 
 /* Make @op one that fails with EINVAL or ERANGE whatever the state. */
@@ -2075,7 +2460,7 @@ static void make_malformed(struct fz *f, struct gen *g, struct timerring_op *op)
  * number of error CQEs.
  */
 static u32 sq_errors(struct fz *f, const struct timerring_op *ops,
-		     const struct window *w, s32 *res, u32 start, u32 k)
+		     const struct sqwin *w, s32 *res, u32 start, u32 k)
 {
 	u32 i, j, nerr = 0, last = 0;
 	bool any = false;
@@ -2124,26 +2509,31 @@ static u32 sq_errors(struct fz *f, const struct timerring_op *ops,
  * visible: the kernel moves head before it publishes the CQ tail.
  */
 static void sq_resolve(struct fz *f, const struct timerring_op *ops,
-		       struct window *w, u32 start, u32 k,
+		       struct sqwin *w, u32 start, u32 k,
 		       struct timerring_stats *st)
 {
 	static s32 res[TIMERRING_SQ_ENTRIES_MAX];
-	u32 i, nerr, pre = __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE);
+	u32 i, nerr, pre = __atomic_load_n(f->r[0].ktail, __ATOMIC_ACQUIRE);
 
 	memset(st, 0, sizeof(*st));
 	CHECK(ioctl(f->fd, TIMERRING_IOC_STATS, st) == 0, -1, "STATS: %d",
 	      errno);
 	hold_cqes(f);
 	for (i = 0; i < k; i++)
-		w[i].ta = f->cq_given;
+		w[i].ta = f->r[0].cq_given;
 	nerr = sq_errors(f, ops, w, res, start, k);
 	/* error CQEs not visible yet when head had passed their ops */
 	for (i = 0; i < f->nheld; i++)
 		f->tot->sq_late_errs += (f->held[i].cqe.flags &
 					 TIMERRING_CQE_F_SQ_ERR) &&
 					!pos_before(f->held[i].pos, pre);
-	for (i = 0; i < k; i++)
-		apply_op(f, &ops[i], res[i], &w[i], true);
+	for (i = 0; i < k; i++) {
+		struct window lw = { .t0 = w[i].t0, .t1 = w[i].t1 };
+
+		lw.tb[0] = w[i].tb;
+		lw.ta[0] = w[i].ta;
+		apply_op(f, &ops[i], res[i], &lw, true);
+	}
 	f->st_sq_ops += k;
 	f->st_sq_failed += nerr;
 	f->tot->sq_ops += k;
@@ -2163,7 +2553,7 @@ static void sq_resolve(struct fz *f, const struct timerring_op *ops,
 static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 {
 	static struct timerring_op ops[MAX_BATCH], bops[MAX_BATCH];
-	static struct window w[MAX_BATCH];
+	static struct sqwin w[MAX_BATCH];
 	struct gen lg = { grnd(g) };	/* for what depends on timing */
 	struct timerring_stats st;
 	u32 n, k = 0, nb = 0, i, j, npieces, cut[3], start, end, done, h;
@@ -2225,7 +2615,7 @@ static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 	end = start + k;
 	for (i = 0, j = 0; j < npieces; j++) {
 		u32 to = j == npieces - 1 ? k : cut[j] < k ? cut[j] : k;
-		u32 tb = read_tail(f);
+		u32 tb = read_tail(f, 0);
 
 		t = now_ns();
 		for (; i < to; i++) {
@@ -2294,8 +2684,8 @@ static void sq_batch(struct fz *f, struct gen *g, bool mixed)
 			      "after %llu ms (CQ ring %u of %u used)", start,
 			      end - 1, end - done,
 			      ULL((mono_ns() - since) / NSEC_PER_MSEC),
-			      __atomic_load_n(f->ktail, __ATOMIC_ACQUIRE) -
-			      f->cq_given, f->p.cq_entries);
+			      __atomic_load_n(f->r[0].ktail, __ATOMIC_ACQUIRE) -
+			      f->r[0].cq_given, f->p.cq_entries);
 		} else if (mode != SQM_POLL ||
 			   mono_ns() - t_start >= poll_bound) {
 			sq_ring_bell(f, end);
@@ -2322,10 +2712,10 @@ static void sq_garbage(struct fz *f, struct gen *g)
 {
 	static struct timerring_op gops[TIMERRING_SQ_ENTRIES_MAX];
 	static struct timerring_op ops[TIMERRING_SQ_ENTRIES_MAX];
-	static struct window w[TIMERRING_SQ_ENTRIES_MAX];
+	static struct sqwin w[TIMERRING_SQ_ENTRIES_MAX];
 	u32 entries = f->p.sq_entries, mask = entries - 1, i, start, v, h;
 	struct timerring_stats st;
-	struct window w0;
+	struct sqwin w0;
 	u64 t_start;
 	int ret;
 
@@ -2356,7 +2746,7 @@ static void sq_garbage(struct fz *f, struct gen *g)
 	for (i = 0; i < entries; i++)
 		f->sq_ops[(start + i) & mask] = gops[(start + i) & mask];
 	w0.t0 = now_ns();
-	w0.tb = read_tail(f);
+	w0.tb = read_tail(f, 0);
 	__atomic_store_n(f->sq_ktail, start + v, __ATOMIC_RELEASE);
 	logit(f, 'T', NULL, start, start + v);
 	if (ret) {
@@ -2436,9 +2826,15 @@ static void sq_scribble(struct fz *f, struct gen *g)
 /* ------------------------------------------------------------------ */
 /* Other actions of the single-threaded sessions */
 
+/*
+ * WAIT counts the CQEs of all rings: one that times out had fewer than
+ * min_complete ready before it (with a timeout of 2 ms or more: a pass
+ * publishes a ring's tail a few instructions before the count WAIT
+ * reads, and wakes the waiters after both), one that returns has them.
+ */
 static void do_wait(struct fz *f, struct gen *g)
 {
-	u32 ready, min, avail;
+	u32 ready, min, avail, before;
 	s64 timeout;
 	u64 t0, t1;
 	int ret, want = 0;
@@ -2472,6 +2868,7 @@ static void do_wait(struct fz *f, struct gen *g)
 		      w.resv, ret);
 		return;
 	}
+	before = unread(f);
 	t0 = mono_ns();
 	ret = wait_ioctl(f, min, timeout, &ready);
 	t1 = mono_ns();
@@ -2482,40 +2879,46 @@ static void do_wait(struct fz *f, struct gen *g)
 		      f->p.cq_entries, ret);
 		return;
 	}
-	avail = f->mapped ? read_tail(f) - f->head : 0;
-	CHECK(ready <= f->p.cq_entries, -1, "WAIT ready %u", ready);
+	avail = f->mapped ? unread(f) : 0;
+	CHECK(ready <= f->p.cq_entries * f->nrings, -1, "WAIT ready %u, %u "
+	      "rings of %u", ready, f->nrings, f->p.cq_entries);
 	if (ret == 0) {
 		CHECK(ready >= min, -1, "WAIT min %u returned with %u ready",
 		      min, ready);
 		if (f->mapped)
-			CHECK(avail >= ready, -1, "WAIT ready %u, ring has %u",
-			      ready, avail);
+			CHECK(avail >= ready, -1, "WAIT ready %u, the %u rings "
+			      "have %u", ready, f->nrings, avail);
 	} else {
 		CHECK(ret == -ETIME && min > 0, -1, "WAIT min %u timeout %lld: "
 		      "%d", min, (long long)timeout, ret);
 		CHECK(t1 - t0 >= (u64)timeout, -1, "WAIT ETIME after %llu of "
 		      "%lld ns", ULL(t1 - t0), (long long)timeout);
+		CHECK(!f->mapped || timeout < (s64)(2 * NSEC_PER_MSEC) ||
+		      before < min, -1, "WAIT min %u timeout %lld: ETIME with "
+		      "ready %u, the %u rings had %u before it", min,
+		      (long long)timeout, ready, f->nrings, before);
 	}
 	if (chance(g, 50))
 		consume(f, below(g, 2) ? ~0U : below(g, 8));
 }
 
+/* poll() counts the CQEs and the overflow lists of all rings. */
 static void do_poll(struct fz *f, struct gen *g)
 {
 	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
-	u32 before = read_tail(f), pend;
+	u32 before = unread(f);
+	bool pend;
 	int ret;
 
 	ret = poll(&pfd, 1, below(g, 3) ? 0 : (int)below(g, 10));
-	pend = f->mapped ? __atomic_load_n(f->kovf_pending, __ATOMIC_RELAXED) : 0;
+	pend = ovf_pending(f);
 	CHECK(ret >= 0 && !(pfd.revents & (POLLERR | POLLNVAL)), -1,
 	      "poll: %d revents %#x", ret, pfd.revents);
-	if (f->mapped && before != f->head)
-		CHECK(pfd.revents & POLLIN, -1, "poll: %u CQEs ready, revents "
-		      "%#x", before - f->head, pfd.revents);
+	if (f->mapped && before)
+		CHECK(pfd.revents & POLLIN, -1, "poll: %u CQEs ready in %u "
+		      "rings, revents %#x", before, f->nrings, pfd.revents);
 	if ((pfd.revents & POLLIN) && f->mapped)
-		CHECK(read_tail(f) != f->head || pend ||
-		      __atomic_load_n(f->kovf_pending, __ATOMIC_RELAXED), -1,
+		CHECK(unread(f) || pend || ovf_pending(f), -1,
 		      "POLLIN with nothing ready");
 }
 
@@ -2532,7 +2935,8 @@ static void do_scribble(struct fz *f, struct gen *g)
 	u32 offs[] = { o->head, o->flags, o->ring_mask, o->ring_entries,
 		       o->overflow, o->kflags, o->overflow_pending };
 	u32 off = offs[below(g, ARRAY_SIZE(offs))], v = grnd(g), old, ready;
-	u32 entries = f->p.cq_entries, *p;
+	u32 entries = f->p.cq_entries, *p, k = below(g, f->nrings);
+	struct ring *r = &f->r[k];
 
 	if (!f->mapped)
 		return;
@@ -2542,20 +2946,21 @@ static void do_scribble(struct fz *f, struct gen *g)
 	 * entries] would let the kernel write over CQEs not read yet.
 	 */
 	if (off == o->head && below(g, 2))
-		v = f->head - below(g, 3 * entries);
-	else if (off == o->head && v - f->head >= 1 && v - f->head <= entries)
-		v = f->head + entries + 1 + below(g, 1000);
-	p = (u32 *)(f->ring + off);
+		v = r->head - below(g, 3 * entries);
+	else if (off == o->head && v - r->head >= 1 && v - r->head <= entries)
+		v = r->head + entries + 1 + below(g, 1000);
+	p = (u32 *)(ring_base(f, k) + off);
 	old = *p;
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 	logit(f, 'H', NULL, off, v);
+	f->log[(f->nlog - 1) % LOGN].a = k;
 	f->tot->scribbles++;
 	if (below(g, 2))
 		wait_ioctl(f, 0, 0, &ready);
 	else
 		usleep(below(g, 3000));
 	if (off == o->head || off == o->flags)
-		__atomic_store_n(p, off == o->head ? f->head : old,
+		__atomic_store_n(p, off == o->head ? r->head : old,
 				 __ATOMIC_RELEASE);
 	else	/* unless the kernel wrote it meanwhile */
 		__atomic_compare_exchange_n(p, &v, old, false, __ATOMIC_SEQ_CST,
@@ -2565,6 +2970,7 @@ static void do_scribble(struct fz *f, struct gen *g)
 /* munmap and map again, a second mapping, and the mmap() errors. */
 static void do_mapping(struct fz *f, struct gen *g)
 {
+	char *last;
 	void *p;
 	size_t pg = getpagesize();
 
@@ -2582,8 +2988,10 @@ static void do_mapping(struct fz *f, struct gen *g)
 		/* a second view of the same pages */
 		p = mmap(NULL, f->p.mmap_size, PROT_READ, MAP_SHARED, f->fd, 0);
 		CHECK(p != MAP_FAILED, -1, "second mmap: %d", errno);
-		CHECK(!memcmp(p, f->ring, f->p.cq_off.tail), -1,
-		      "second mapping differs");
+		last = ring_base(f, f->nrings - 1);
+		CHECK(!memcmp(p, f->ring, f->p.cq_off.tail) &&
+		      !memcmp((char *)p + (last - f->ring), last,
+			      f->p.cq_off.tail), -1, "second mapping differs");
 		munmap(p, f->p.mmap_size);
 		return;
 	case 3:
@@ -2628,7 +3036,7 @@ static void do_bad_ioctl(struct fz *f, struct gen *g)
 	struct timerring_stats *st = (void *)buf;
 
 	memset(buf, 0, sizeof(buf));
-	switch (below(g, 7)) {
+	switch (below(g, 8)) {
 	case 0:
 		cmd = _IOWR(TIMERRING_IOC_MAGIC, 6 + below(g, 250), u64);
 		want = -ENOTTY;
@@ -2670,6 +3078,19 @@ static void do_bad_ioctl(struct fz *f, struct gen *g)
 		}
 		want = -EINVAL;
 		break;
+	case 6:
+		/* a VER1 STATS: nothing written past it (shards is VER2) */
+		memset(buf, 0xff, sizeof(buf));
+		cmd = _IOC(_IOC_READ, TIMERRING_IOC_MAGIC, 5,
+			   TIMERRING_STATS_SIZE_VER1);
+		ret = ioctl(f->fd, cmd, buf) < 0 ? -errno : 0;
+		CHECK(ret == 0, -1, "STATS of %u bytes: %d",
+		      TIMERRING_STATS_SIZE_VER1, ret);
+		for (ret = TIMERRING_STATS_SIZE_VER1;
+		     ret < (int)sizeof(*st) + 64; ret++)
+			CHECK(buf[ret] == (char)0xff, -1, "STATS of %u bytes "
+			      "wrote byte %d", TIMERRING_STATS_SIZE_VER1, ret);
+		return;
 	default:
 		/* a longer STATS: the tail is zeroed */
 		memset(buf, 0xff, sizeof(buf));
@@ -2779,6 +3200,9 @@ static void run_threads(struct fz *f, struct gen *g, double secs)
 		ta[i].seed = grnd(g);
 		ta[i].end_ns = end;
 	}
+	f->stall = -1;
+	f->tot->sharded_threads += f->nrings > 1;
+	f->tot->thread_runs++;
 	f->threaded = true;
 	f->stop = 0;
 	for (i = 0; i < n; i++)
@@ -2796,8 +3220,6 @@ static void run_threads(struct fz *f, struct gen *g, double secs)
 
 /* ------------------------------------------------------------------ */
 /* Sessions */
-
-enum { PH_SINGLE, PH_THREADS, PH_LIFE, PH_N };
 
 static void close_instance(struct fz *f, struct gen *g)
 {
@@ -2836,6 +3258,7 @@ static void session(struct fz *f, int phase, double secs)
 	int reopen = 0;
 
 	f->step = 0;
+	f->phase = phase;
 	do {
 		reset_model(f);
 		setup_instance(f, &g);
@@ -2851,6 +3274,8 @@ static void session(struct fz *f, int phase, double secs)
 
 			f->step++;
 			f->tot->steps++;
+			if (f->stall >= 0 && f->step >= f->stall_end)
+				stall_check(f, true);
 			if (phase == PH_THREADS && r < 3) {
 				run_threads(f, &g, 1 + below(&g, 3));
 				checkpoint(f);
@@ -2859,6 +3284,15 @@ static void session(struct fz *f, int phase, double secs)
 					sq_batch(f, &g, !below(&g, 5));
 				else
 					gen_batch(f, &g, 0, 1, true);
+			} else if (r < 720 && f->nrings > 1 && f->stall < 0 &&
+				   chance(&g, 10)) {
+				/* leave one ring alone for 50 to 650 steps */
+				f->stall = below(&g, f->nrings);
+				f->stall_end = f->step + 50 + below(&g, 600);
+				logit(f, 'Y', NULL, f->stall, f->stall_end);
+			} else if (r < 720 && f->nrings > 1 && chance(&g, 25)) {
+				consume_one(f, below(&g, f->nrings),
+					    below(&g, 3) ? ~0U : below(&g, 32));
 			} else if (r < 720) {
 				consume(f, below(&g, 3) ? ~0U : below(&g, 32));
 			} else if (r < 790) {
@@ -2884,6 +3318,8 @@ static void session(struct fz *f, int phase, double secs)
 				do_bad_ioctl(f, &g);
 			} else if (r < 975 + (phase == PH_LIFE) * 15) {
 				do_fork(f, &g);
+			} else if (r < 990 && f->stall >= 0) {
+				stall_check(f, false);
 			} else if (r < 990) {
 				checkpoint(f);
 			} else if (phase == PH_LIFE || r < 993) {
@@ -3031,6 +3467,8 @@ int main(int argc, char **argv)
 	}
 	close(vfd);
 	f->online_nodes = online_nodes();
+	c = sysconf(_SC_NPROCESSORS_ONLN);
+	f->ncpus = c > 0 ? c : 1;
 	f->arena = calloc(ARENA, sizeof(*f->arena));
 	f->free_arms = calloc(ARENA, sizeof(*f->free_arms));
 	pthread_mutex_init(&f->mu, NULL);
@@ -3041,10 +3479,10 @@ int main(int argc, char **argv)
 	f->max_steps = opt_steps;
 	f->only_id = opt_only_id;
 	printf("# seed %#llx, %.0f s, %d threads, grace %llu ms, module %s, "
-	       "max_timers %u, max_cq_entries %u\n", ULL(opt_seed),
+	       "max_timers %u, max_cq_entries %u, %u CPUs\n", ULL(opt_seed),
 	       opt_duration, opt_threads, ULL(opt_grace_ns / NSEC_PER_MSEC),
 	       f->ver.module_version, f->ver.max_timers,
-	       f->ver.max_cq_entries);
+	       f->ver.max_cq_entries, f->ncpus);
 
 	if (opt_session >= 0) {
 		/* replay */
@@ -3128,7 +3566,11 @@ int main(int argc, char **argv)
 		       "scribbles, %llu remaps, %llu forks, %llu SQ batches "
 		       "(%llu ops, %llu error CQEs, %llu garbage ops, %llu "
 		       "doorbells, %llu polled, %llu held back by a full CQ "
-		       "ring, %llu error CQEs published after head) in %.1f s\n",
+		       "ring, %llu error CQEs published after head), %llu "
+		       "sharded setups (%llu rings, %llu CQEs past ring 0, "
+		       "%llu rings found full, %llu stalls checked, %llu of "
+		       "them full, %llu overflowing, %llu of %llu thread "
+		       "runs), %llu VER0/VER1 setups in %.1f s\n",
 		       failed ? "not ok" : "ok", ph + 1, phase_names[ph],
 		       ULL(tot[ph].sessions), ULL(tot[ph].steps),
 		       ULL(tot[ph].ops), tot[ph].ops / (secs > 0 ? secs : 1),
@@ -3140,6 +3582,12 @@ int main(int argc, char **argv)
 		       ULL(tot[ph].sq_errs), ULL(tot[ph].sq_garbage),
 		       ULL(tot[ph].sq_enters), ULL(tot[ph].sq_polled),
 		       ULL(tot[ph].sq_held_back), ULL(tot[ph].sq_late_errs),
+		       ULL(tot[ph].sharded), ULL(tot[ph].rings),
+		       ULL(tot[ph].cqes_past0), ULL(tot[ph].full_rings),
+		       ULL(tot[ph].stalls), ULL(tot[ph].stall_full),
+		       ULL(tot[ph].stall_ovf), ULL(tot[ph].sharded_threads),
+		       ULL(tot[ph].thread_runs),
+		       ULL(tot[ph].small_setups),
 		       secs);
 		fails += failed;
 	}
