@@ -17,6 +17,10 @@
  *		TIMERRING_SQ_NEED_WAKEUP: its polling passes consume the ops.
  *		submit only publishes; sync waits until head catches up, and
  *		a full ring is waited on the same way
+ *
+ * Instances without an SQ ring have --shards shards (params.shards, a
+ * VER2 field; 0 is one), the shards workload its own (trb_open_shards());
+ * trb_clone() gives another submitter of the same instance, for threads.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,6 +50,7 @@ struct trb {
 	unsigned int stalls;		/* SQ head stuck without NEED_WAKEUP */
 	unsigned long long sq_failed;	/* SQ error CQEs already counted */
 	unsigned long long sq_enters;	/* doorbells already reported */
+	bool clone;			/* submits to another trb's instance */
 };
 
 static struct trb *to_trb(struct bctx *x)
@@ -54,7 +59,7 @@ static struct trb *to_trb(struct bctx *x)
 }
 
 static struct trb *trb_new(int sys, unsigned int n, unsigned int bmax,
-			   bool sq)
+			   bool sq, unsigned int shards)
 {
 	struct timerring_params p;
 	struct trb *t = xcalloc(1, sizeof(*t));
@@ -69,12 +74,15 @@ static struct trb *trb_new(int sys, unsigned int n, unsigned int bmax,
 	if (sq) {
 		p.flags |= TIMERRING_SETUP_SQ;
 		p.sq_entries = TIMERRING_SQ_ENTRIES_MAX;
+	} else {
+		p.shards = shards;
 	}
 	ret = timerring_open(&t->tr, &p);
 	if (ret < 0)
 		goto fail;
 	ret = -E2BIG;
-	if (p.max_timers < n || (sq && p.sq_entries < bmax))
+	if (p.max_timers < n || (sq && p.sq_entries < bmax) ||
+	    (!sq && shards > 1 && p.shards != shards))
 		goto fail_close;
 	t->x.sys = sys;
 	t->x.n = n;
@@ -95,14 +103,14 @@ fail:
 
 struct bctx *trb_open_ioctl(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, false);
+	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards);
 
 	return t ? &t->x : NULL;
 }
 
 struct bctx *trb_open_ucmd(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, false);
+	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards);
 	struct iovec iov;
 	int ret;
 
@@ -152,16 +160,51 @@ static void trb_warm(struct trb *t)
 
 struct bctx *trb_open_warm(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, false);
+	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards);
 
 	if (t)
 		trb_warm(t);
 	return t ? &t->x : NULL;
 }
 
+/* An instance of @shards shards (ioctl), warmed if @warm. */
+struct bctx *trb_open_shards(int sys, unsigned int n, unsigned int bmax,
+			     unsigned int shards, bool warm)
+{
+	struct trb *t = trb_new(sys, n, bmax, false, shards);
+
+	if (t && warm)
+		trb_warm(t);
+	return t ? &t->x : NULL;
+}
+
+/*
+ * Another submitter of @x's instance (ioctl): its own batch, the same
+ * fd, for a thread of its own. Closing it leaves the instance open.
+ */
+struct bctx *trb_clone(struct bctx *x)
+{
+	struct trb *o = to_trb(x), *t = xcalloc(1, sizeof(*t));
+
+	if (o->sq || o->ring_up)
+		die("trb_clone: ioctl instances only");
+	t->x = o->x;
+	t->x.errors = 0;
+	t->tr = o->tr;
+	t->ops = xcalloc(o->x.bmax, sizeof(*t->ops));
+	t->res = xcalloc(o->x.bmax, sizeof(*t->res));
+	t->clone = true;
+	return &t->x;
+}
+
+unsigned int trb_shards(struct bctx *x)
+{
+	return timerring_nr_shards(&to_trb(x)->tr);
+}
+
 struct bctx *trb_open_sq(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, true);
+	struct trb *t = trb_new(sys, n, bmax, true, 0);
 
 	if (t)
 		trb_warm(t);
@@ -170,7 +213,7 @@ struct bctx *trb_open_sq(int sys, unsigned int n, unsigned int bmax)
 
 struct bctx *trb_open_sq_cold(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, true);
+	struct trb *t = trb_new(sys, n, bmax, true, 0);
 
 	return t ? &t->x : NULL;
 }
@@ -181,7 +224,8 @@ void trb_close(struct bctx *x)
 
 	if (t->ring_up)
 		io_uring_queue_exit(&t->ring);
-	timerring_close(&t->tr);
+	if (!t->clone)
+		timerring_close(&t->tr);
 	free(t->ops);
 	free(t->res);
 	free(t);
@@ -367,12 +411,15 @@ void trb_sync_sq(struct bctx *x)
 	sq_wait(to_trb(x));
 }
 
-/* Consume @want CQEs (or until 30 s pass without one). */
+/*
+ * Consume @want CQEs (or until 30 s pass without one), from the ring of
+ * every shard in turn, each read up to its tail as it moves.
+ */
 unsigned int trb_consume(struct bctx *x, unsigned int want,
 			 const int64_t *due, int64_t give_up)
 {
 	struct trb *t = to_trb(x);
-	unsigned int got = 0, head, seen;
+	unsigned int got = 0, head, k, nr = timerring_nr_shards(&t->tr);
 	struct io_uring_cqe *cqe;
 
 	(void)give_up;
@@ -385,20 +432,25 @@ unsigned int trb_consume(struct bctx *x, unsigned int want,
 		if (ret < 0 && ret != -EINTR)
 			die("timerring wait: %s", strerror(-ret));
 		now = due ? now_ns() : 0;
-		seen = 0;
-		timerring_for_each_cqe(&t->tr, head, cqe) {
-			uint32_t id = timerring_cqe_id(cqe);
+		for (k = 0; k < nr; k++) {
+			struct timerring_cq *cq = timerring_shard_cq(&t->tr, k);
 
-			seen++;
-			if (timerring_cqe_is_sq_err(cqe))
-				continue;	/* counted by trb_count_errors() */
-			if (due && got < N && id < N)
-				lat[got] = now - due[id];
-			if (cqe->user_data != id + 1)
-				t->stale++;
-			got++;
+			for (head = *cq->khead;
+			     head != timerring_load_acquire(cq->ktail); head++) {
+				uint32_t id;
+
+				cqe = &cq->cqes[head & cq->ring_mask];
+				if (timerring_cqe_is_sq_err(cqe))
+					continue;	/* trb_count_errors() */
+				id = timerring_cqe_id(cqe);
+				if (due && got < N && id < N)
+					lat[got] = now - due[id];
+				if (cqe->user_data != id + 1)
+					t->stale++;
+				got++;
+			}
+			timerring_store_release(cq->khead, head);
 		}
-		timerring_cq_advance(&t->tr, seen);
 	}
 	return got;
 }
@@ -478,6 +530,9 @@ void trb_rec_extra(struct bctx *x, const char *wl)
 	}
 	if (t->fixed && !strcmp(wl, "arm"))
 		rec_num("fixed_buffer", 1);
+	/* the shards workload records its own */
+	if (timerring_nr_shards(&t->tr) > 1 && strncmp(wl, "shards", 6))
+		rec_num("shards", timerring_nr_shards(&t->tr));
 }
 
 /* Before a record with the error count: the SQ ring's failed ops. */

@@ -10,7 +10,8 @@
  *   be_timerring.c	timerring: ioctl, URING_CMD, the SQ ring
  *   be_io_uring.c	io_uring IORING_OP_TIMEOUT
  *   be_timerfd.c	timerfd + epoll
- *   workloads.c	every workload, once, against the backend table
+ *   workloads.c	every workload, once, against the backend table; the
+ *			shards workload (timerring only, threads)
  *   main.c		options, shared data, the order of the phases
  */
 #ifndef TIMERRING_BENCH_H
@@ -54,6 +55,7 @@ struct bench_cfg {
 	double conn_s;
 	double conn_rate;		/* events/s, 0 = as fast as possible */
 	unsigned int cq_entries;
+	unsigned int shards;		/* of timerring instances, 0 = 1 */
 	unsigned int systems;		/* bit mask */
 	const char *workloads;		/* comma list or "all" */
 	const char *json;
@@ -184,6 +186,10 @@ void trb_rec_extra(struct bctx *x, const char *wl);
 double trb_mem_bytes(struct bctx *x);
 unsigned long long trb_armed_now(struct bctx *x);
 void trb_count_errors(struct bctx *x);
+struct bctx *trb_open_shards(int sys, unsigned int n, unsigned int bmax,
+			     unsigned int shards, bool warm);
+struct bctx *trb_clone(struct bctx *x);
+unsigned int trb_shards(struct bctx *x);
 
 /* be_io_uring.c */
 struct bctx *urb_open(int sys, unsigned int n, unsigned int bmax);
@@ -215,6 +221,7 @@ void tfd_rec_extra(struct bctx *x, const char *wl);
 void run_ops(unsigned int b, const bool *avail);
 void run_timerfd(const bool *avail);
 void run_expiry(int sys, const char *wl);
+void run_shards(void);
 
 /* main.c: data shared by the workloads, allocated before any measurement */
 extern unsigned int N;		/* live timers of the batched systems */

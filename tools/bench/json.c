@@ -180,9 +180,9 @@ static void header(FILE *f, const unsigned int *live, const char *tfd_limit)
 		fprintf(f, "%s%u", i ? ", " : "", cfg.batches[i]);
 	fprintf(f, "], \"conn_batch\": %u, \"sample\": %u, \"conn_sample\": %u, "
 		"\"spread_s\": %g, \"conn_s\": %g, \"conn_rate\": %g, "
-		"\"cq_entries\": %u},\n",
+		"\"cq_entries\": %u, \"shards\": %u},\n",
 		cfg.conn_batch, cfg.sample, cfg.conn_sample, cfg.spread_s,
-		cfg.conn_s, cfg.conn_rate, cfg.cq_entries);
+		cfg.conn_s, cfg.conn_rate, cfg.cq_entries, cfg.shards);
 }
 
 void json_open(void)

@@ -12,6 +12,8 @@
  *   spread			--live timers spread over --spread-s seconds
  *   conn			idle + retransmit timer per connection
  *   memory			bytes per armed timer
+ *   shards			timerring of 1 and 2 shards: concurrent
+ *				submitters, herd, 65536-op batches
  *
  * Results: one JSON document (--json FILE, or stdout between the lines
  * "##### BENCH-JSON-BEGIN" / "##### BENCH-JSON-END"), progress on stderr.
@@ -71,10 +73,13 @@ static void usage(void)
 "  --conn-s S        duration of the conn workload (2)\n"
 "  --conn-rate R     conn events/s, 0 = as fast as possible (0)\n"
 "  --cq-entries N    timerring CQ ring size (65536)\n"
+"  --shards N        shards of the timerring instances without an SQ ring\n"
+"                    (0: one; the shards workload sets its own)\n"
 "  --systems LIST    timerring,io_uring,timerfd,timerring_uring_cmd,\n"
 "                    timerring_sq,timerring_sqpoll,timerring_warm,\n"
 "                    timerring_sq_cold (all but timerring_sq_cold)\n"
-"  --workloads LIST  ops,herd,spread,conn (all; memory comes with herd)\n"
+"  --workloads LIST  ops,herd,spread,conn,shards (all; memory comes with\n"
+"                    herd)\n"
 "  --label TEXT      free text stored in the JSON (e.g. the machine)\n"
 "  --json FILE       write the JSON there (default: stdout, marked)\n"
 "  --summary         print a side-by-side table of the systems at the end\n"
@@ -143,6 +148,7 @@ int main(int argc, char **argv)
 		{ "sample", 1, 0, 's' }, { "conn-sample", 1, 0, 'S' },
 		{ "spread-s", 1, 0, 'p' }, { "conn-s", 1, 0, 'c' },
 		{ "conn-rate", 1, 0, 'r' }, { "cq-entries", 1, 0, 'q' },
+		{ "shards", 1, 0, 'H' },
 		{ "systems", 1, 0, 'y' }, { "workloads", 1, 0, 'w' },
 		{ "label", 1, 0, 'l' }, { "json", 1, 0, 'j' },
 		{ "seed", 1, 0, 'e' }, { "summary", 0, 0, 'M' },
@@ -168,6 +174,7 @@ int main(int argc, char **argv)
 		case 'c': cfg.conn_s = atof(optarg); break;
 		case 'r': cfg.conn_rate = atof(optarg); break;
 		case 'q': cfg.cq_entries = strtoul(optarg, NULL, 0); break;
+		case 'H': cfg.shards = strtoul(optarg, NULL, 0); break;
 		case 'y': cfg.systems = parse_systems(optarg); break;
 		case 'w': cfg.workloads = optarg; break;
 		case 'l': cfg.label = optarg; break;
@@ -298,6 +305,11 @@ int main(int argc, char **argv)
 			    (backends[sys].flags & need))
 				run_expiry(sys, wl[i]);
 		}
+	}
+
+	if (want("shards") && avail[SYS_TR]) {
+		log_msg("shards: submitters, herd, big batch");
+		run_shards();
 	}
 
 	for (k = 0; k < NSYS; k++)

@@ -5,8 +5,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/timerring.h>
 
 #include "bench.h"
 
@@ -519,4 +523,371 @@ void run_expiry(int sys, const char *wl)
 	x->be->close(x);
 	mem_settle();
 	kernel_log_rec(sys, wl, b, kc);
+}
+
+/* -------------------------------------------------------------- shards */
+
+/*
+ * Sharded instances (issue 14), timerring through the ioctl: instances of
+ * 1 and 2 shards, measured in SHARD_ROUNDS rounds that alternate them;
+ * each record has the median, min and max of the rounds.
+ *   shards_submit  T = 1, 2 threads, each pinned to its own CPU, submit
+ *                  batches of 256 ops to ONE instance: ARM of an idle id,
+ *                  else MODIFY or CANCEL by halves, on random ids of the
+ *                  thread's own (blocks of 4096 ids dealt out to the
+ *                  threads, so that each thread's ids are in every shard;
+ *                  with 2 shards also blocks of 128, so that each thread
+ *                  has the ids of one shard), from 2/3 of the ids armed,
+ *                  which is 1/3 of each op; far expiries, nothing fires.
+ *                  live/2 ops per thread; ns per op of all threads
+ *                  together over their wall clock. The instance is warmed
+ *                  (every id armed once) before;
+ *   shards_herd    every id due at one instant on a fresh instance (rings
+ *                  of --cq-entries CQEs each): from the due instant to the
+ *                  last CQE consumed, one consumer reading every ring;
+ *   shards_batch   ARM of every id in random order in batches of 65536
+ *                  ops by one thread, on warmed instances (then all
+ *                  cancelled, untimed).
+ * Then shards_ratios: the ratios of the medians.
+ */
+#define SHARD_ROUNDS	3
+#define SHARD_OWN	4096U	/* ids dealt out to the threads at once */
+#define SHARD_BATCH	256U
+#define SHARD_BIG	65536U
+#define SHARD_TH	2
+
+enum { MIX_ARM, MIX_MODIFY, MIX_CANCEL };
+
+struct mixop {
+	uint32_t id;
+	uint32_t kind;
+};
+
+struct submitter {
+	pthread_t th;
+	struct bctx *x;			/* a clone of the instance */
+	const struct mixop *ops;
+	unsigned int nops;
+	pthread_barrier_t *bar;
+	int64_t t0, t1;
+};
+
+/* One instance of the mix, and the state of its ids as the ops left it. */
+struct shard_inst {
+	struct bctx *x;
+	unsigned int shards;
+	uint8_t *armed;
+};
+
+static struct bctx *shard_open(unsigned int shards, unsigned int bmax,
+			       bool warm)
+{
+	struct bctx *x = trb_open_shards(SYS_TR, N, bmax, shards, warm);
+
+	if (!x)
+		die("timerring open, %u shards: %m", shards);
+	x->be = &backends[SYS_TR];
+	x->errors = 0;
+	if (trb_shards(x) != (shards ? shards : 1))
+		die("timerring: %u shards, not %u", trb_shards(x), shards);
+	return x;
+}
+
+static void *submitter_fn(void *arg)
+{
+	struct submitter *s = arg;
+	const struct backend *be = s->x->be;
+	unsigned int i, j, n;
+
+	pthread_barrier_wait(s->bar);
+	s->t0 = now_ns();
+	for (i = 0; i < s->nops; i += n) {
+		n = s->nops - i < SHARD_BATCH ? s->nops - i : SHARD_BATCH;
+		for (j = i; j < i + n; j++) {
+			const struct mixop *o = &s->ops[j];
+
+			if (o->kind == MIX_ARM)
+				be->arm(s->x, o->id, far_exp[o->id], 0);
+			else if (o->kind == MIX_MODIFY)
+				be->modify(s->x, o->id, far_exp2[o->id], 0);
+			else
+				be->cancel(s->x, o->id);
+		}
+		be->submit(s->x);
+	}
+	s->t1 = now_ns();
+	return NULL;
+}
+
+/* Every id armed once, then about 1/3 of them cancelled. */
+static void mix_warm(struct shard_inst *si)
+{
+	const struct backend *be = si->x->be;
+	unsigned int i, q = 0;
+
+	for (i = 0; i < N; i++) {
+		be->arm(si->x, i, far_exp[i], 0);
+		si->armed[i] = 1;
+		if (++q == si->x->bmax || i == N - 1) {
+			be->submit(si->x);
+			q = 0;
+		}
+	}
+	for (i = 0, q = 0; i < N; i++) {
+		if (!(rnd() % 3)) {
+			be->cancel(si->x, i);
+			si->armed[i] = 0;
+			q++;
+		}
+		if (q == si->x->bmax || (i == N - 1 && q)) {
+			be->submit(si->x);
+			q = 0;
+		}
+	}
+	if (si->x->errors)
+		die("shards: warm-up, %u ops failed", si->x->errors);
+}
+
+/* @n ops of thread @t of @nt, ids in blocks of @blk: all succeed. */
+static void mix_gen(struct shard_inst *si, struct mixop *ops, unsigned int n,
+		    unsigned int t, unsigned int nt, unsigned int blk)
+{
+	unsigned int i, id;
+	uint64_t r;
+
+	for (i = 0; i < n; i++) {
+		do
+			id = rnd() % N;
+		while ((id / blk) % nt != t);
+		r = rnd();
+		ops[i].id = id;
+		if (!si->armed[id]) {
+			ops[i].kind = MIX_ARM;
+			si->armed[id] = 1;
+		} else if (r & 1) {
+			ops[i].kind = MIX_MODIFY;
+		} else {
+			ops[i].kind = MIX_CANCEL;
+			si->armed[id] = 0;
+		}
+	}
+}
+
+/* @nt threads of @m ops on @si: ns per op of all; failed ops to *@err. */
+static double mix_run(struct shard_inst *si, unsigned int nt,
+		      unsigned int blk, struct mixop **ops, unsigned int m,
+		      unsigned int *err)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct submitter s[SHARD_TH];
+	pthread_barrier_t bar;
+	int64_t t0 = 0, t1 = 0;
+	unsigned int t;
+
+	pthread_barrier_init(&bar, NULL, nt);
+	for (t = 0; t < nt; t++) {
+		pthread_attr_t attr;
+		cpu_set_t set;
+
+		mix_gen(si, ops[t], m, t, nt, blk);
+		memset(&s[t], 0, sizeof(s[t]));
+		s[t].x = trb_clone(si->x);
+		s[t].ops = ops[t];
+		s[t].nops = m;
+		s[t].bar = &bar;
+		CPU_ZERO(&set);
+		CPU_SET(t % (ncpu > 0 ? ncpu : 1), &set);
+		pthread_attr_init(&attr);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+		if (pthread_create(&s[t].th, &attr, submitter_fn, &s[t]))
+			die("pthread_create: %m");
+		pthread_attr_destroy(&attr);
+	}
+	for (t = 0; t < nt; t++) {
+		pthread_join(s[t].th, NULL);
+		if (!t || s[t].t0 < t0)
+			t0 = s[t].t0;
+		if (!t || s[t].t1 > t1)
+			t1 = s[t].t1;
+		*err += s[t].x->errors;
+		s[t].x->be->close(s[t].x);
+	}
+	pthread_barrier_destroy(&bar);
+	return (double)(t1 - t0) / ((double)m * nt);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median, min and max of the rounds into the record. */
+static double rec_rounds(const char *k, double *v, unsigned int n)
+{
+	char key[48];
+
+	qsort(v, n, sizeof(*v), cmp_dbl);
+	rec_num(k, v[n / 2]);
+	snprintf(key, sizeof(key), "%s_min", k);
+	rec_num(key, v[0]);
+	snprintf(key, sizeof(key), "%s_max", k);
+	rec_num(key, v[n - 1]);
+	return v[n / 2];
+}
+
+/* Every id due at one instant: ms from then to the last CQE consumed. */
+static double shard_herd(unsigned int shards, unsigned int *got,
+			 unsigned int *late)
+{
+	unsigned int i, j, n, b = cfg.conn_batch;
+	struct bctx *x = shard_open(shards, b, false);
+	const struct backend *be = x->be;
+	int64_t due, t1;
+
+	due = start_after_arming(SYS_TR, N);
+	for (i = 0; i < N; i += n) {
+		n = N - i < b ? N - i : b;
+		for (j = i; j < i + n; j++)
+			be->arm(x, j, due, BF_ABS);
+		be->submit(x);
+	}
+	*late += now_ns() > due;
+	*got += be->consume(x, N, NULL, due + 60 * NSEC);
+	t1 = now_ns();
+	if (x->errors)
+		die("shards herd: %u ops failed", x->errors);
+	be->close(x);
+	return (t1 - due) / 1e6;
+}
+
+/* ARM of every id in random order in batches of SHARD_BIG: ns per op. */
+static double shard_batch(struct bctx *x)
+{
+	const struct backend *be = x->be;
+	unsigned int i, j, n;
+	int64_t t0, t;
+
+	t0 = now_ns();
+	for (i = 0; i < N; i += n) {
+		n = N - i < SHARD_BIG ? N - i : SHARD_BIG;
+		for (j = i; j < i + n; j++)
+			be->arm(x, perm[j], far_exp[perm[j]], 0);
+		be->submit(x);
+	}
+	t = now_ns() - t0;
+	for (i = 0; i < N; i += n) {
+		n = N - i < SHARD_BIG ? N - i : SHARD_BIG;
+		for (j = i; j < i + n; j++)
+			be->cancel(x, perm[j]);
+		be->submit(x);
+	}
+	return (double)t / N;
+}
+
+void run_shards(void)
+{
+	static const struct {
+		unsigned int shards, threads, blk;
+	} mix[] = {
+		{ 1, 1, SHARD_OWN }, { 1, 2, SHARD_OWN }, { 2, 1, SHARD_OWN },
+		{ 2, 2, SHARD_OWN }, { 2, 2, TIMERRING_SHARD_IDS },
+	};
+	enum { NMIX = sizeof(mix) / sizeof(mix[0]) };
+	double mns[NMIX][SHARD_ROUNDS], med[NMIX], hms[2][SHARD_ROUNDS];
+	double bns[2][SHARD_ROUNDS], hmed[2], bmed[2];
+	unsigned int merr[NMIX] = { 0 }, hgot[2] = { 0 }, hlate[2] = { 0 };
+	unsigned int m = N / 2, r, c, k, berr[2];
+	struct shard_inst si[2];
+	struct mixop *ops[SHARD_TH];
+	struct bctx *bx[2];
+	int kc = kcomplaints(), kc1;
+
+	for (k = 0; k < SHARD_TH; k++)
+		ops[k] = xcalloc(m, sizeof(*ops[k]));
+	for (k = 0; k < 2; k++) {
+		si[k].shards = k + 1;
+		si[k].x = shard_open(k + 1, SHARD_BATCH, true);
+		si[k].armed = xcalloc(N, 1);
+		mix_warm(&si[k]);
+	}
+	for (r = 0; r < SHARD_ROUNDS; r++)
+		for (c = 0; c < NMIX; c++)
+			mns[c][r] = mix_run(&si[mix[c].shards - 1],
+					    mix[c].threads, mix[c].blk, ops, m,
+					    &merr[c]);
+	for (k = 0; k < 2; k++) {
+		si[k].x->be->close(si[k].x);
+		free(si[k].armed);
+	}
+	for (k = 0; k < SHARD_TH; k++)
+		free(ops[k]);
+	for (c = 0; c < NMIX; c++) {
+		rec_begin(SYS_TR, "shards_submit", SHARD_BATCH);
+		rec_num("shards", mix[c].shards);
+		rec_num("threads", mix[c].threads);
+		rec_str("ids", mix[c].blk == SHARD_OWN ? "all_shards" :
+			"own_shard");
+		rec_num("ops", (double)m * mix[c].threads);
+		rec_num("rounds", SHARD_ROUNDS);
+		med[c] = rec_rounds("ns_per_op", mns[c], SHARD_ROUNDS);
+		rec_num("ops_per_s", 1e9 / med[c]);
+		rec_num("failed", merr[c]);
+		rec_end();
+	}
+	mem_settle();
+
+	kc1 = kcomplaints();
+	for (r = 0; r < SHARD_ROUNDS; r++)
+		for (k = 0; k < 2; k++) {
+			hms[k][r] = shard_herd(k + 1, &hgot[k], &hlate[k]);
+			mem_settle();
+		}
+	for (k = 0; k < 2; k++) {
+		rec_begin(SYS_TR, "shards_herd", cfg.conn_batch);
+		rec_num("shards", k + 1);
+		rec_num("timers", N);
+		rec_num("rounds", SHARD_ROUNDS);
+		rec_num("delivered", hgot[k]);
+		rec_num("lost", (double)N * SHARD_ROUNDS - hgot[k]);
+		rec_num("armed_late", hlate[k]);
+		rec_num("cq_entries", cfg.cq_entries);
+		hmed[k] = rec_rounds("wall_ms", hms[k], SHARD_ROUNDS);
+		rec_num("ns_per_timer", hmed[k] * 1e6 / N);
+		if (k)
+			rec_kc(kc1);
+		rec_end();
+	}
+
+	for (k = 0; k < 2; k++)
+		bx[k] = shard_open(k + 1, SHARD_BIG, true);
+	for (r = 0; r < SHARD_ROUNDS; r++)
+		for (k = 0; k < 2; k++)
+			bns[k][r] = shard_batch(bx[k]);
+	for (k = 0; k < 2; k++) {
+		berr[k] = bx[k]->errors;
+		bx[k]->be->close(bx[k]);
+	}
+	for (k = 0; k < 2; k++) {
+		rec_begin(SYS_TR, "shards_batch", SHARD_BIG);
+		rec_num("shards", k + 1);
+		rec_num("ops", N);
+		rec_num("rounds", SHARD_ROUNDS);
+		bmed[k] = rec_rounds("ns_per_op", bns[k], SHARD_ROUNDS);
+		rec_num("failed", berr[k]);
+		rec_end();
+	}
+	mem_settle();
+
+	rec_begin(SYS_TR, "shards_ratios", 0);
+	/* ops/s of 2 threads / 1 thread, on 2 shards and on 1 */
+	rec_num("submit_2t_1t_shards2", med[2] / med[3]);
+	rec_num("submit_2t_1t_shards2_own_shard", med[2] / med[4]);
+	rec_num("submit_2t_1t_shards1", med[0] / med[1]);
+	/* time of 1 shard / 2 shards */
+	rec_num("herd_1s_2s", hmed[0] / hmed[1]);
+	rec_num("batch_1s_2s", bmed[0] / bmed[1]);
+	rec_end();
+	kernel_log_rec(SYS_TR, "shards", 0, kc);
 }

@@ -10,6 +10,8 @@
  *	bench [-r runs] [-b batch] [-n log2ids] [-k scalar|avx2|avx512] [-j]
  *	(-k: the prep and drain kernels; default the widest this CPU runs)
  *	bench -K [reps]		the batch kernels alone (bench_kernels.c)
+ *	bench -s [-r runs] [-n log2ids] [-k kernels] [-j] [-M]
+ *				sharded instances (bench_shards.c)
  *
  * 2^20 live timers by default (max_ids 2^20, 1 ms ticks), batches of 1024.
  * Each run measures, in this order:
@@ -33,21 +35,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include "core.h"
-#include "batch.h"
-#include "pool.h"
+#include "bench.h"
 #include "tr_impls.h"
 
-#define RES_NS		1000000ULL
-#define SPREAD_NS	10000000000ULL
-#define RING		65536U
 #define MAXRUNS		15
 
 #ifndef BENCH_CFLAGS
 #define BENCH_CFLAGS	"?"
 #endif
-
-int bench_kernels(int reps);
 
 enum {
 	F_FLOOR, F_ARM, F_CANCEL, F_MODIFY, F_ARM_SEQ, F_CANCEL_SEQ,
@@ -62,30 +57,11 @@ static const char *const fname[F_NR] = {
 	"bytes_per_timer",
 };
 
-struct bench {
-	struct tr_core c;
-	struct tr_entry **dir;
-	struct tr_period **ivdir;
-	struct tr_entry *chunks;
-	u8 *pool;		/* the ref pool's pages, in huge pages */
-	u32 pool_pages;
-	u8 *ring;
-	u32 ring_entries;
-	struct tr_cqe *cqes;
-	u32 head;
-	u64 now_ns;
-	struct timerring_op *ops;
-	s32 *res;
-	u32 *perm;
-	struct tr_prep_out *out;
-	u64 sink;
-};
+u32 nids = 1U << 20;
+u32 batch = 1024;
+const struct tr_batch_impl *kern = &tr_batch_scalar;
 
-static u32 nids = 1U << 20;
-static u32 batch = 1024;
-static const struct tr_batch_impl *kern = &tr_batch_scalar;
-
-static u64 now_mono(void)
+u64 now_mono(void)
 {
 	struct timespec ts;
 
@@ -93,7 +69,7 @@ static u64 now_mono(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static void *xalloc(size_t align, size_t size)
+void *xalloc(size_t align, size_t size)
 {
 	void *p = aligned_alloc(align, (size + align - 1) & ~(align - 1));
 
@@ -109,7 +85,7 @@ static void *xalloc(size_t align, size_t size)
  * The id table: in the kernel its chunks come from the direct map, which
  * is mapped with huge pages, so give them transparent huge pages here too.
  */
-static void *xalloc_huge(size_t size)
+void *xalloc_huge(size_t size)
 {
 	size_t huge = 2UL << 20;
 	void *p = aligned_alloc(huge, (size + huge - 1) & ~(huge - 1));
@@ -127,7 +103,7 @@ static void *xalloc_huge(size_t size)
  * The ref pool's pages: the driver's come from alloc_pages(), in the
  * direct map, so carve them from one huge-page arena here.
  */
-static void bench_pool_fill(struct bench *b, u32 more)
+void bench_pool_fill(struct bench *b, u32 more)
 {
 	u32 n = tr_pool_want(&b->c, more);
 
@@ -138,7 +114,7 @@ static void bench_pool_fill(struct bench *b, u32 more)
 	}
 }
 
-static void bench_init(struct bench *b, u32 ring)
+void bench_init(struct bench *b, u32 ring)
 {
 	u32 nch = nids / TR_CHUNK_IDS, i;
 	struct timerring_cq_offsets off;
@@ -164,7 +140,7 @@ static void bench_init(struct bench *b, u32 ring)
 		tr_table_install(&b->c, i, b->chunks + (size_t)i * TR_CHUNK_IDS);
 }
 
-static void bench_free(struct bench *b)
+void bench_free(struct bench *b)
 {
 	free(b->c.blk_page);
 	free(b->pool);
@@ -176,12 +152,12 @@ static void bench_free(struct bench *b)
 
 static u64 rng = 0x243f6a8885a308d3ULL;
 
-static u64 xrand(void)
+u64 xrand(void)
 {
 	return tr_splitmix64(&rng);
 }
 
-static void shuffle(u32 *perm, bool seq)
+void shuffle(u32 *perm, bool seq)
 {
 	u32 i;
 
@@ -196,7 +172,7 @@ static void shuffle(u32 *perm, bool seq)
 }
 
 /* @exp: 0 for expiries uniform over 10 s, else that relative expiry. */
-static void fill_ops(struct bench *b, u8 opcode, bool seq, u64 exp)
+void fill_ops(struct bench *b, u8 opcode, bool seq, u64 exp)
 {
 	u32 i;
 
@@ -267,7 +243,7 @@ static double run_ops(struct bench *b)
 	return (double)(t1 - t0) / nids;
 }
 
-static void consume(struct bench *b, u64 *n)
+void consume(struct bench *b, u64 *n)
 {
 	u32 tail = smp_load_acquire(b->c.cq.ktail);
 
@@ -320,7 +296,7 @@ static double run_expire(struct bench *b, u64 step, double *worst)
  * The floor: per op, one 32-byte line of a table as large as the id
  * table written at the op's id, prefetched 16 ops ahead like tr_apply().
  */
-static double run_floor(struct bench *b)
+double run_floor(struct bench *b)
 {
 	struct line { u64 a, b, c, d; } *tab = xalloc_huge((size_t)nids * 32);
 	const struct timerring_op *ops = b->ops;
@@ -395,13 +371,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+double median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void cpu_model(char *buf, size_t len)
+void cpu_model(char *buf, size_t len)
 {
 	FILE *f = fopen("/proc/cpuinfo", "r");
 	char line[512];
@@ -426,7 +402,7 @@ int main(int argc, char **argv)
 	static double f[F_NR][MAXRUNS];
 	double run[F_NR], med[F_NR];
 	int runs = 5, opt, r, k;
-	bool json = false;
+	bool json = false, shards = false;
 	char cpu[256], date[64];
 	time_t now = time(NULL);
 	struct bench *b;
@@ -435,7 +411,7 @@ int main(int argc, char **argv)
 	for (k = 0; k < (int)TR_NR_HARNESS_IMPLS; k++)
 		if (tr_harness_runs(tr_harness_impls[k]))
 			kern = tr_harness_impls[k];
-	while ((opt = getopt(argc, argv, "r:b:n:k:jK")) != -1) {
+	while ((opt = getopt(argc, argv, "r:b:n:k:jKsM")) != -1) {
 		switch (opt) {
 		case 'r':
 			runs = atoi(optarg);
@@ -460,15 +436,24 @@ int main(int argc, char **argv)
 		case 'K':
 			return bench_kernels(optind < argc ?
 					     atoi(argv[optind]) : 0);
+		case 's':
+			shards = true;
+			break;
+		case 'M':
+			shard_mutex_plain = true;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-r runs] [-b batch] "
-				"[-n log2ids] [-k kernels] [-j] | -K [reps]\n",
+				"[-n log2ids] [-k kernels] [-j] [-s [-M]] | "
+				"-K [reps]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	if (runs < 1 || runs > MAXRUNS || !batch)
 		runs = 5;
+	if (shards)
+		return bench_shards(runs, json);
 
 	b = xalloc(64, sizeof(*b));
 	b->ops = xalloc(64, (size_t)nids * sizeof(*b->ops));
