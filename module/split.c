@@ -50,18 +50,19 @@ static void tr_sort_op(struct tr_split *sp, const struct tr_batch_buf *b,
 }
 
 /*
- * Ops [@start, @end) of @b, none a CANCEL_ALL, sorted by shard into the
- * same slots of @s, stably; one segment per shard that has ops.
+ * Ops [@start, @end) of @b, none a CANCEL_ALL, sorted by shard (@seg[i]
+ * is op i's) into the same slots of @s, stably; one segment per shard
+ * that has ops.
  */
 static void tr_sort_phase(struct tr_split *sp, const struct tr_batch_buf *b,
-			  struct tr_batch_buf *s, u32 start, u32 end,
-			  u32 shards)
+			  struct tr_batch_buf *s, const u16 *seg, u32 start,
+			  u32 end, u32 shards)
 {
 	u16 at[TIMERRING_SHARDS_MAX + 1] = { };
 	u32 i, k;
 
 	for (i = start; i < end; i++)
-		at[tr_op_seg(b, i, shards) + 1]++;
+		at[seg[i] + 1]++;
 	at[0] = start;
 	for (k = 1; k <= shards; k++)
 		at[k] += at[k - 1];
@@ -69,7 +70,7 @@ static void tr_sort_phase(struct tr_split *sp, const struct tr_batch_buf *b,
 		if (at[k + 1] > at[k])
 			tr_seg_add(sp, at[k], at[k + 1], k);
 	for (i = start; i < end; i++)
-		tr_sort_op(sp, b, s, at[tr_op_seg(b, i, shards)]++, i);
+		tr_sort_op(sp, b, s, at[seg[i]]++, i);
 }
 
 /*
@@ -77,30 +78,31 @@ static void tr_sort_phase(struct tr_split *sp, const struct tr_batch_buf *b,
  * TIMERRING_SHARDS_MAX) into sp->seg[]: runs in the order given with one
  * shard or @in_order, else sorted into @sorted. Returns the buffer the
  * segments index (@b or @sorted), whose res[] the caller's apply loop
- * fills.
+ * fills. Each op's segment is worked out once (a division by @shards).
  */
 struct tr_batch_buf *tr_split(struct tr_split *sp, struct tr_batch_buf *b,
 			      struct tr_batch_buf *sorted, u32 n, u32 shards,
 			      bool in_order)
 {
+	u16 seg[TR_BATCH_CHUNK];
 	u32 i, k;
-	u16 g;
 
 	sp->nseg = 0;
+	for (i = 0; i < n; i++)
+		seg[i] = tr_op_seg(b, i, shards);
 	if (shards == 1 || in_order) {
 		for (i = 0; i < n; i = k) {
-			g = tr_op_seg(b, i, shards);
-			for (k = i + 1; k < n && g != TR_SEG_ALL &&
-			     tr_op_seg(b, k, shards) == g; k++)
+			for (k = i + 1; k < n && seg[i] != TR_SEG_ALL &&
+			     seg[k] == seg[i]; k++)
 				;
-			tr_seg_add(sp, i, k, g);
+			tr_seg_add(sp, i, k, seg[i]);
 		}
 		return b;
 	}
 	for (i = 0; i < n; i = k) {
-		for (k = i; k < n && tr_op_seg(b, k, shards) != TR_SEG_ALL; k++)
+		for (k = i; k < n && seg[k] != TR_SEG_ALL; k++)
 			;
-		tr_sort_phase(sp, b, sorted, i, k, shards);
+		tr_sort_phase(sp, b, sorted, seg, i, k, shards);
 		if (k < n) {
 			tr_sort_op(sp, b, sorted, k, k);
 			tr_seg_add(sp, k, k + 1, TR_SEG_ALL);

@@ -204,9 +204,12 @@ static struct tr_batch_buf *chunk_prep(struct inst *in, struct subbuf *sb,
 	return tr_split(&sb->split, &sb->b, &sb->sorted, n, in->nsh, false);
 }
 
-/* Steps 3-4 for segment @g of @v under its shard's lock; failed ops. */
-static u32 seg_run(struct inst *in, struct subbuf *sb, struct tr_batch_buf *v,
-		   const struct tr_seg *g)
+/*
+ * Steps 3-4 for segment @g of @v under its shard's lock; failed ops, or
+ * -1 if @try and the lock is taken (nothing done).
+ */
+static int seg_run(struct inst *in, struct subbuf *sb, struct tr_batch_buf *v,
+		   const struct tr_seg *g, bool try)
 {
 	struct shard *s = &in->sh[g->shard];
 	struct tr_core *c = &s->b.c;
@@ -218,7 +221,10 @@ static u32 seg_run(struct inst *in, struct subbuf *sb, struct tr_batch_buf *v,
 
 	if (g->shard == TR_SEG_ALL)
 		abort();	/* no CANCEL_ALL here */
-	pthread_mutex_lock(&s->lock);
+	if (!try)
+		pthread_mutex_lock(&s->lock);
+	else if (pthread_mutex_trylock(&s->lock))
+		return -1;
 	bench_pool_fill(&s->b, g->end - g->start);
 	tr_pass_begin(c, sb->prep.now_ns);
 	budget = TR_SUBMIT_ADVANCE_BUDGET;
@@ -243,14 +249,26 @@ static u64 submit_ops(struct inst *in, struct subbuf *sb,
 		      const struct timerring_op *ops, u32 nops)
 {
 	struct tr_batch_buf *v;
-	u64 failed = 0;
+	u64 failed = 0, left;
 	u32 i, k, n;
 
 	for (i = 0; i < nops; i += n) {
 		n = min_t(u32, TR_BATCH_CHUNK, nops - i);
 		v = chunk_prep(in, sb, ops + i, n);
-		for (k = 0; k < sb->split.nseg; k++)
-			failed += seg_run(in, sb, v, &sb->split.seg[k]);
+		/* as submit.c's tr_segs_run(): free shards first */
+		left = 0;
+		for (k = 0; k < sb->split.nseg; k++) {
+			int f = seg_run(in, sb, v, &sb->split.seg[k], true);
+
+			if (f < 0)
+				left |= 1ULL << k;
+			else
+				failed += f;
+		}
+		for (k = 0; left && k < sb->split.nseg; k++)
+			if (left & (1ULL << k))
+				failed += seg_run(in, sb, v, &sb->split.seg[k],
+						  false);
 		chunk_end(sb, v, n);
 	}
 	return failed;
@@ -654,7 +672,8 @@ static void *model_fn(void *arg)
 			for (k = 0; k < sb->split.nseg; k++)
 				if (sb->split.seg[k].shard == w->me)
 					w->failed += seg_run(w->in, sb, *w->v,
-							     &sb->split.seg[k]);
+							     &sb->split.seg[k],
+							     false);
 			barrier_wait(w->bar);
 			if (!w->me)
 				chunk_end(sb, *w->v, n);
