@@ -36,10 +36,11 @@
  * free one, else the one of its CPU's slot) for its whole batch, and one
  * shard mutex at a time, taking the segments whose shard is free first:
  * two submitters of a sharded instance apply their chunks to different
- * shards at once, and the mutex of a shard orders them there. A fatal signal ends the batch between chunks. CANCEL_ALL
- * takes every shard's mutex (under cancel_mutex) and, in each shard, the
- * lock for at most TR_PASS_BUDGET (4096) entries or TR_HOLD_NS (100 us) at
- * a time; the expiry after a segment holds it as long at most.
+ * shards at once, and the mutex of a shard orders them there. A fatal
+ * signal ends the batch between chunks. CANCEL_ALL takes every shard's
+ * mutex (under cancel_mutex) and, in each shard, the lock for at most
+ * TR_PASS_BUDGET (4096) entries or TR_HOLD_NS (100 us) at a time; the
+ * expiry after a segment holds it as long at most.
  *
  * A relative expiry is relative to the clock as read for its chunk, after
  * the chunk was copied in, so never before the caller's own clock read.
