@@ -116,8 +116,7 @@ void tr_instance_free(struct tr_instance *inst)
 	u32 i;
 
 	if (tr_ready(inst)) {
-		for (i = 0; (sh = tr_shard_at(inst, i)); i++)
-			tr_shard_stop(sh);
+		tr_shards_stop(inst->shards, inst->nr_shards);
 		tr_stats_unregister(inst);
 		for (i = 0; (sh = tr_shard_at(inst, i)); i++) {
 			armed += sh->core.armed;

@@ -577,26 +577,34 @@ int tr_shard_setup(struct tr_shard *sh, const struct timerring_params *p,
 }
 
 /*
- * Closing: no pass runs on @sh once this returns, and none will. The
- * hrtimer is cancelled twice: a pass running meanwhile may have
- * programmed it before it saw dead.
+ * Closing: no pass runs on any of the @n shards once this returns, and
+ * none will. All are marked dead before the CPUs' deferral lists are
+ * drained, once for them all. Each hrtimer is cancelled twice: a pass
+ * running meanwhile may have programmed it before it saw dead.
  */
-void tr_shard_stop(struct tr_shard *sh)
+void tr_shards_stop(struct tr_shard *const *shards, u32 n)
 {
+	struct tr_shard *sh;
 	int cpu;
+	u32 i;
 
-	spin_lock_bh(&sh->lock);
-	sh->dead = true;
-	spin_unlock_bh(&sh->lock);
-	hrtimer_cancel(&sh->hrt);
-	/* no callback can defer it now: let the CPUs' lists drain */
+	for (i = 0; i < n; i++) {
+		sh = shards[i];
+		spin_lock_bh(&sh->lock);
+		sh->dead = true;
+		spin_unlock_bh(&sh->lock);
+		hrtimer_cancel(&sh->hrt);
+	}
+	/* no callback can defer them now: let the CPUs' lists drain */
 	for_each_possible_cpu(cpu)
 		flush_work(&per_cpu_ptr(&tr_softirq_cpu, cpu)->work);
-	cancel_work_sync(&sh->work);
-	hrtimer_cancel(&sh->hrt);
+	for (i = 0; i < n; i++) {
+		cancel_work_sync(&shards[i]->work);
+		hrtimer_cancel(&shards[i]->hrt);
+	}
 }
 
-/* After tr_shard_stop(): its table goes (the charge is the caller's). */
+/* After tr_shards_stop(): its table goes (the charge is the caller's). */
 void tr_shard_free(struct tr_shard *sh)
 {
 	tr_table_free(sh);

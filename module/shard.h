@@ -78,7 +78,7 @@ struct tr_shard {
 void tr_shard_init(struct tr_shard *sh, struct tr_instance *inst, u32 idx);
 int tr_shard_setup(struct tr_shard *sh, const struct timerring_params *p,
 		   int node, void *ring);
-void tr_shard_stop(struct tr_shard *sh);
+void tr_shards_stop(struct tr_shard *const *shards, u32 n);
 void tr_shard_free(struct tr_shard *sh);
 size_t tr_shard_bytes(const struct timerring_params *p);
 

@@ -279,12 +279,11 @@ static inline unsigned int timerring_ring_copy(struct timerring_cq *cq,
 /* Number of CQEs ready to be consumed, in all rings. */
 static inline unsigned int timerring_cq_ready(const struct timerring *tr)
 {
+	const struct timerring_cq *cq = tr->cqs ? tr->cqs : &tr->cq;
 	unsigned int k, n = 0;
 
-	if (!tr->cqs)
-		return timerring_ring_ready(&tr->cq);
-	for (k = 0; k < tr->nr_cqs; k++)
-		n += timerring_ring_ready(&tr->cqs[k]);
+	for (k = 0; k < timerring_nr_shards(tr); k++)
+		n += timerring_ring_ready(&cq[k]);
 	return n;
 }
 
@@ -295,11 +294,11 @@ static inline unsigned int timerring_cq_ready(const struct timerring *tr)
  */
 static inline bool timerring_cq_overflow_pending(const struct timerring *tr)
 {
-	unsigned int k, n = tr->cqs ? tr->nr_cqs : 1;
+	const struct timerring_cq *cq = tr->cqs ? tr->cqs : &tr->cq;
+	unsigned int k;
 
-	for (k = 0; k < n; k++)
-		if (__atomic_load_n(tr->cqs ? tr->cqs[k].kflags : tr->cq.kflags,
-				    __ATOMIC_RELAXED) &
+	for (k = 0; k < timerring_nr_shards(tr); k++)
+		if (__atomic_load_n(cq[k].kflags, __ATOMIC_RELAXED) &
 		    TIMERRING_KFLAG_CQ_OVERFLOW)
 			return true;
 	return false;
