@@ -15,6 +15,7 @@
 #include <kunit/test.h>
 #include <linux/cpumask.h>
 #include <linux/hrtimer.h>
+#include <linux/kfence.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/nodemask.h>
@@ -26,8 +27,15 @@
 #include "../instance.h"
 #include "../submit.h"
 
-static int tr_kt_nid(const void *p)
+/*
+ * The node of @p's page, or @node itself for a KFENCE object: KFENCE
+ * hands out samples of slab allocations from one pool of its own,
+ * whatever node they asked for.
+ */
+static int tr_kt_nid(const void *p, int node)
 {
+	if (is_kfence_address(p))
+		return node;
 	return page_to_nid(is_vmalloc_addr(p) ? vmalloc_to_page(p) :
 			   virt_to_page(p));
 }
@@ -107,10 +115,10 @@ static void tr_test_shard_memory(struct kunit *test)
 
 		KUNIT_EXPECT_EQ(test, sh->node, node);
 		if (k)	/* shard 0 is allocated with the instance at open() */
-			KUNIT_EXPECT_EQ(test, tr_kt_nid(sh), node);
-		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.chunk), node);
-		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.ival), node);
-		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.blk_page), node);
+			KUNIT_EXPECT_EQ(test, tr_kt_nid(sh, node), node);
+		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.chunk, node), node);
+		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.ival, node), node);
+		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.blk_page, node), node);
 
 		/* the first id of this shard's second block of 128 */
 		id = (k + p.shards) * TIMERRING_SHARD_IDS;
@@ -121,15 +129,16 @@ static void tr_test_shard_memory(struct kunit *test)
 						      &fresh), 0);
 		KUNIT_EXPECT_EQ(test, fresh, TR_FRESH_CHUNK | TR_FRESH_IVAL);
 		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.chunk[id >>
-						TR_CHUNK_SHIFT]), node);
+						TR_CHUNK_SHIFT], node), node);
 		KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.ival[id >>
-						TR_CHUNK_SHIFT]), node);
+						TR_CHUNK_SHIFT], node), node);
 		KUNIT_EXPECT_EQ(test, tr_ensure_pool(sh, TR_BATCH_CHUNK,
 						     false), 0);
 		spin_lock_bh(&sh->lock);
 		KUNIT_EXPECT_GT(test, sh->core.blk_spare_nr, 0U);
 		for (i = 0; i < sh->core.blk_spare_nr; i++)
-			KUNIT_EXPECT_EQ(test, tr_kt_nid(sh->core.blk_spare[i]),
+			KUNIT_EXPECT_EQ(test,
+					tr_kt_nid(sh->core.blk_spare[i], node),
 					node);
 		n = tr_pool_settle(sh, false, spare);
 		spin_unlock_bh(&sh->lock);
