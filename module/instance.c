@@ -82,6 +82,8 @@ struct tr_instance *tr_instance_alloc(void)
 	inst->nr_shards = 1;
 	mutex_init(&inst->setup_mutex);
 	mutex_init(&inst->cancel_mutex);
+	spin_lock_init(&inst->tier_lock);
+	tr_tier_init(&inst->tier);
 	init_waitqueue_head(&inst->wq);
 	inst->inst_id = atomic_inc_return(&tr_next_inst_id);
 	return inst;
@@ -174,6 +176,9 @@ static int tr_check_params(struct timerring_params *p, size_t usize)
 	int ret;
 
 	if (p->flags & ~TIMERRING_SETUP_ALL)
+		return -EINVAL;
+	if ((p->flags & TIMERRING_SETUP_PAR_NEVER) &&
+	    (p->flags & TIMERRING_SETUP_PAR_ALWAYS))
 		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(p->resv); i++)
 		if (p->resv[i])

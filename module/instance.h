@@ -18,6 +18,7 @@
 #include "eventfd.h"
 #include "core.h"
 #include "batch.h"
+#include "par.h"
 #include "shard.h"
 
 struct file;
@@ -50,6 +51,11 @@ struct tr_instance {
 	struct tr_submit_buf *bufs[TIMERRING_SHARDS_MAX];
 	struct mutex cancel_mutex;	/* outer lock of all shard mutexes */
 	atomic64_t batches;
+	/* parallel big batches (submit_par.c): the cost model, under lock */
+	spinlock_t tier_lock;
+	struct tr_tier tier;
+	atomic64_t par_batches;
+	atomic64_t par_stolen;
 
 	wait_queue_head_t wq;
 	struct tr_eventfd __rcu *evfd;
@@ -125,6 +131,9 @@ long tr_ioctl_stats(struct tr_instance *inst, void __user *uarg,
 		    size_t usize);
 int tr_copy_struct_to_user(void __user *dst, size_t usize, const void *src,
 			   size_t ksize);
+
+/* submit_par.c: TIMERRING_PAR_* in force, and the break-even in ops */
+u32 tr_par_mode(struct tr_instance *inst, u32 *breakeven);
 
 /* simd.c */
 u32 tr_prep(const struct tr_prep *p, const struct timerring_op *ops, u32 n,

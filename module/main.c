@@ -107,7 +107,7 @@ static_assert(sizeof(struct timerring_version) == TIMERRING_VERSION_SIZE_VER0);
 static_assert(sizeof(struct timerring_params) == TIMERRING_PARAMS_SIZE_VER2);
 static_assert(sizeof(struct timerring_submit) == TIMERRING_SUBMIT_SIZE_VER0);
 static_assert(sizeof(struct timerring_wait) == TIMERRING_WAIT_SIZE_VER0);
-static_assert(sizeof(struct timerring_stats) == TIMERRING_STATS_SIZE_VER2);
+static_assert(sizeof(struct timerring_stats) == TIMERRING_STATS_SIZE_VER3);
 
 static long tr_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {

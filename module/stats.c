@@ -87,6 +87,14 @@ static void tr_stats_fill(struct tr_instance *inst, struct timerring_stats *s)
 	s->cq_entries = c0->cq.entries;
 	s->impl = READ_ONCE(inst->last_impl);
 	s->shards = inst->nr_shards;
+	s->par_batches = atomic64_read(&inst->par_batches);
+	s->par_stolen = atomic64_read(&inst->par_stolen);
+	s->par_mode = tr_par_mode(inst, &s->par_breakeven);
+	spin_lock(&inst->tier_lock);
+	s->par_inline_ps = inst->tier.inline_ps;
+	s->par_ps = inst->tier.par_ps;
+	s->par_fixed_ns = inst->tier.fixed_ns;
+	spin_unlock(&inst->tier_lock);
 }
 
 long tr_ioctl_stats(struct tr_instance *inst, void __user *uarg,
@@ -120,6 +128,8 @@ static void tr_stats_add(struct timerring_stats *sum,
 	sum->sq_failed_total += s->sq_failed_total;
 	sum->sq_enter_total += s->sq_enter_total;
 	sum->sq_pass_total += s->sq_pass_total;
+	sum->par_batches += s->par_batches;
+	sum->par_stolen += s->par_stolen;
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
 		sum->lateness_hist[i] += s->lateness_hist[i];
 }
@@ -147,6 +157,34 @@ void tr_stats_unregister(struct tr_instance *inst)
 	mutex_unlock(&tr_instances_lock);
 }
 
+static const char *tr_par_mode_name(u32 mode)
+{
+	static const char *const names[] = {
+		[TIMERRING_PAR_LEARNED] = "learned",
+		[TIMERRING_PAR_NEVER] = "never",
+		[TIMERRING_PAR_ALWAYS] = "always",
+		[TIMERRING_PAR_FIXED] = "fixed",
+	};
+
+	return mode < ARRAY_SIZE(names) ? names[mode] : "?";
+}
+
+static noinline_for_stack void
+tr_par_show(struct seq_file *m, struct tr_instance *inst)
+{
+	u32 breakeven, mode = tr_par_mode(inst, &breakeven);
+	struct tr_tier t;
+
+	spin_lock(&inst->tier_lock);
+	t = inst->tier;
+	spin_unlock(&inst->tier_lock);
+	seq_printf(m, "par inst=%u shards=%u mode=%s breakeven=%u inline_ps=%llu par_ps=%llu fixed_ns=%llu batches=%llu stolen=%llu\n",
+		   inst->inst_id, inst->nr_shards, tr_par_mode_name(mode),
+		   breakeven, t.inline_ps, t.par_ps, t.fixed_ns,
+		   (u64)atomic64_read(&inst->par_batches),
+		   (u64)atomic64_read(&inst->par_stolen));
+}
+
 static int tr_stats_show(struct seq_file *m, void *v)
 {
 	struct timerring_stats sum, s;
@@ -163,6 +201,10 @@ static int tr_stats_show(struct seq_file *m, void *v)
 	}
 	seq_printf(m, "instances_open %llu\n", open);
 	seq_printf(m, "instances_closed %llu\n", tr_closed_instances);
+	/* the cost model of each open sharded instance (submit_par.c) */
+	list_for_each_entry(inst, &tr_instances, stats_link)
+		if (inst->nr_shards > 1)
+			tr_par_show(m, inst);
 	mutex_unlock(&tr_instances_lock);
 
 	seq_printf(m, "armed_now %llu\n", sum.armed_now);
@@ -182,6 +224,8 @@ static int tr_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "sq_failed_total %llu\n", sum.sq_failed_total);
 	seq_printf(m, "sq_enter_total %llu\n", sum.sq_enter_total);
 	seq_printf(m, "sq_pass_total %llu\n", sum.sq_pass_total);
+	seq_printf(m, "par_batches %llu\n", sum.par_batches);
+	seq_printf(m, "par_stolen %llu\n", sum.par_stolen);
 	seq_printf(m, "impl %s\n", tr_impl_name(tr_impl_active()));
 	seq_printf(m, "drain_impl %s\n", tr_impl_name(tr_drain_impl_active()));
 	seq_puts(m, "lateness_us_log2");

@@ -64,6 +64,7 @@
 #include <linux/uaccess.h>
 
 #include "instance.h"
+#include "par.h"
 #include "submit.h"
 #include "trace.h"
 
@@ -80,15 +81,6 @@ s64 tr_timens_offset(const struct tr_instance *inst)
 	return 0;
 #endif
 }
-
-struct tr_submit_state {
-	u32 flags;
-	u32 done;
-	u32 failed;
-	u32 kinds[TIMERRING_OP_LAST];
-	bool stop;
-	bool nonblock;
-};
 
 /*
  * CANCEL_ALL: O(armed), at most TR_PASS_BUDGET refs or TR_HOLD_NS (checked
@@ -132,7 +124,7 @@ int tr_probe_writable(void __user *p, size_t len)
 }
 
 /* Write @n results to user memory already probed for writing. */
-static int tr_put_results(s32 __user *ures, const s32 *res, u32 n)
+int tr_put_results(s32 __user *ures, const s32 *res, u32 n)
 {
 	u32 i;
 
@@ -273,9 +265,9 @@ static u32 tr_seg_apply_locked(struct tr_shard *sh, struct tr_batch_buf *b,
  * with nothing applied if the mutex is taken and @try, or for a
  * non-blocking batch that would have to wait; else 0.
  */
-static int tr_seg_run(struct tr_instance *inst, struct tr_batch_buf *b,
-		      const struct tr_seg *g, const struct tr_prep *prep,
-		      struct tr_submit_state *st, bool try)
+int tr_seg_run(struct tr_instance *inst, struct tr_batch_buf *b,
+	       const struct tr_seg *g, const struct tr_prep *prep,
+	       struct tr_submit_state *st, bool try)
 {
 	struct tr_shard *sh = inst->shards[g->shard];
 	struct tr_core *c = &sh->core;
@@ -364,41 +356,37 @@ static int tr_segs_run(struct tr_instance *inst, struct tr_batch_buf *v,
 }
 
 /*
- * Steps 2-6 for one chunk of @n ops copied into @sb. -EAGAIN (only for a
- * non-blocking batch, with nothing applied) or the result of writing the
- * results out.
+ * Step 2 for the @n ops of @b: prepare them as of @prep (now_ns is read
+ * here) and clamp every id and opcode.
  */
-static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
-			   u32 n, struct tr_submit_state *st, s64 ns_off,
-			   struct tr_batch_io *io)
+void tr_chunk_prep(struct tr_instance *inst, struct tr_batch_buf *b, u32 n,
+		   struct tr_prep *prep)
 {
-	struct tr_batch_buf *b = &sb->b, *v;
 	const struct tr_core *c0 = &inst->shard.core;
-	struct tr_prep prep = {
-		.now_ns = tr_clock_now(inst),
-		.ns_off = ns_off,
-		.res_ns = c0->res_ns,
-		.max_ids = c0->max_ids,
-	};
-	u32 i, end, done0 = st->done;
+	u32 i;
+
+	prep->now_ns = tr_clock_now(inst);
+	prep->res_ns = c0->res_ns;
+	prep->max_ids = c0->max_ids;
+	WRITE_ONCE(inst->last_impl, tr_prep(prep, b->ops, n, &b->out));
+	for (i = 0; i < n; i++)
+		tr_op_clamp(c0, &b->ops[i]);
+}
+
+/*
+ * Steps 3-5 for the segments of @sp (a split of a chunk into @v), in
+ * order: a CANCEL_ALL across the shards, the others as tr_segs_run()
+ * takes them. Returns tr_seg_run()'s error.
+ */
+int tr_chunk_apply(struct tr_instance *inst, const struct tr_split *sp,
+		   struct tr_batch_buf *v, bool sorted,
+		   const struct tr_prep *prep, struct tr_submit_state *st)
+{
+	u32 i, end;
 	int ret;
 
-	WRITE_ONCE(inst->last_impl, tr_prep(&prep, b->ops, n, &b->out));
-	for (i = 0; i < n; i++) {
-		tr_op_clamp(c0, &b->ops[i]);
-		/* O(armed timers), with cond_resched() in between */
-		if (st->nonblock &&
-		    tr_op_seg(b, i, inst->nr_shards) == TR_SEG_ALL)
-			return -EAGAIN;
-	}
-	v = tr_split(&sb->split, b, sb->sorted, n, inst->nr_shards,
-		     st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR);
-	/* a non-blocking batch holds one shard mutex, by trylock */
-	if (st->nonblock && sb->split.nseg > 1)
-		return -EAGAIN;
-
-	for (i = 0; i < sb->split.nseg && !st->stop; i = end) {
-		const struct tr_seg *g = &sb->split.seg[i];
+	for (i = 0; i < sp->nseg && !st->stop; i = end) {
+		const struct tr_seg *g = &sp->seg[i];
 
 		if (g->shard == TR_SEG_ALL) {
 			v->res[g->start] = tr_cancel_all_shards(inst);
@@ -411,13 +399,43 @@ static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
 			continue;
 		}
 		/* in order: one segment; sorted: those up to a CANCEL_ALL */
-		for (end = i + 1; v != b && end < sb->split.nseg &&
-		     sb->split.seg[end].shard != TR_SEG_ALL; end++)
+		for (end = i + 1; sorted && end < sp->nseg &&
+		     sp->seg[end].shard != TR_SEG_ALL; end++)
 			;
-		ret = tr_segs_run(inst, v, &sb->split, i, end, &prep, st);
+		ret = tr_segs_run(inst, v, sp, i, end, prep, st);
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/*
+ * Steps 2-6 for one chunk of @n ops copied into @sb. -EAGAIN (only for a
+ * non-blocking batch, with nothing applied) or the result of writing the
+ * results out.
+ */
+static int tr_submit_chunk(struct tr_instance *inst, struct tr_submit_buf *sb,
+			   u32 n, struct tr_submit_state *st, s64 ns_off,
+			   struct tr_batch_io *io)
+{
+	struct tr_batch_buf *b = &sb->b, *v;
+	struct tr_prep prep = { .ns_off = ns_off };
+	u32 i, done0 = st->done;
+	int ret;
+
+	tr_chunk_prep(inst, b, n, &prep);
+	/* O(armed timers), with cond_resched() in between */
+	for (i = 0; st->nonblock && i < n; i++)
+		if (tr_op_seg(b, i, inst->nr_shards) == TR_SEG_ALL)
+			return -EAGAIN;
+	v = tr_split(&sb->split, b, sb->sorted, n, inst->nr_shards,
+		     st->flags & TIMERRING_SUBMIT_STOP_ON_ERROR);
+	/* a non-blocking batch holds one shard mutex, by trylock */
+	if (st->nonblock && sb->split.nseg > 1)
+		return -EAGAIN;
+	ret = tr_chunk_apply(inst, &sb->split, v, v != b, &prep, st);
+	if (ret)
+		return ret;
 	/* sorted: every op was applied (no STOP_ON_ERROR) */
 	if (v != b)
 		tr_split_unsort(&sb->split, v, b, n);
@@ -454,10 +472,11 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 		.nonblock = io->nonblock,
 	};
 	struct tr_submit_buf *sb;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns(), fixed_ns = 0;
+	bool eligible;
 	s64 ns_off;
 	int ret = 0;
-	u32 pos;
+	u32 pos, way;
 
 	io->done = 0;
 	io->failed = 0;
@@ -468,7 +487,16 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 	if (IS_ERR(sb))
 		return PTR_ERR(sb);
 	ns_off = tr_timens_offset(inst);
-	for (pos = 0; pos < io->nr && !st.stop; pos += TR_BATCH_CHUNK) {
+	way = tr_par_way(inst, io, &eligible);
+	if (way == TR_TIER_PAR) {
+		ret = tr_par_submit(inst, io, sb, ns_off, &st, &fixed_ns);
+		if (ret == -EBUSY) {
+			way = TR_TIER_INLINE;
+			ret = 0;
+		}
+	}
+	for (pos = 0; way == TR_TIER_INLINE && pos < io->nr && !st.stop;
+	     pos += TR_BATCH_CHUNK) {
 		u32 n = min_t(u32, io->nr - pos, TR_BATCH_CHUNK);
 
 		if (pos && fatal_signal_pending(current))
@@ -494,6 +522,8 @@ int tr_submit_batch(struct tr_instance *inst, struct tr_batch_io *io)
 				       st.kinds, inst->last_impl,
 				       ktime_get_ns() - t0);
 	mutex_unlock(&sb->lock);
+	if (eligible && st.done == io->nr)
+		tr_par_learn(inst, way, io->nr, ktime_get_ns() - t0, fixed_ns);
 
 	io->done = st.done;
 	io->failed = st.failed;

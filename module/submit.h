@@ -10,9 +10,11 @@
 #include <linux/types.h>
 #include <linux/uio.h>
 
+#include "batch.h"
 #include "core.h"
 
 struct tr_instance;
+struct tr_submit_buf;
 struct tr_shard;
 struct timerring_op;
 
@@ -35,6 +37,16 @@ struct tr_batch_io {
 	u32 done;			/* ops processed (applied or failed) */
 	u32 failed;			/* ops among them that failed */
 	int lost;			/* -EFAULT: results could not be written */
+};
+
+/* What a batch, or a part of it, did so far (submit.c, submit_par.c). */
+struct tr_submit_state {
+	u32 flags;
+	u32 done;
+	u32 failed;
+	u32 kinds[TIMERRING_OP_LAST];
+	bool stop;
+	bool nonblock;
 };
 
 /*
@@ -68,6 +80,33 @@ static inline void tr_op_clamp(const struct tr_core *c, struct timerring_op *op)
  * it may end and retake; called and returns locked. Its result.
  */
 int tr_cancel_all_locked(struct tr_shard *sh, u64 t0);
+
+/* The steps of a chunk (submit.c), also those of a parallel batch. */
+void tr_chunk_prep(struct tr_instance *inst, struct tr_batch_buf *b, u32 n,
+		   struct tr_prep *prep);
+int tr_seg_run(struct tr_instance *inst, struct tr_batch_buf *b,
+	       const struct tr_seg *g, const struct tr_prep *prep,
+	       struct tr_submit_state *st, bool try);
+int tr_chunk_apply(struct tr_instance *inst, const struct tr_split *sp,
+		   struct tr_batch_buf *v, bool sorted,
+		   const struct tr_prep *prep, struct tr_submit_state *st);
+int tr_put_results(s32 __user *ures, const s32 *res, u32 n);
+
+/*
+ * submit_par.c: the way a batch goes (TR_TIER_INLINE or TR_TIER_PAR; a
+ * batch that cannot go in parallel goes inline), and a parallel batch
+ * with @sb, the submitter's buffer, which sets @st, io->lost and
+ * @fixed_ns (the time its workers' start and end took): 0, or -EFAULT if
+ * a chunk could not be read, or -EBUSY (no buffer for a worker, or no
+ * memory for the schedule: nothing was done).
+ */
+u32 tr_par_way(struct tr_instance *inst, const struct tr_batch_io *io,
+	       bool *eligible);
+int tr_par_submit(struct tr_instance *inst, struct tr_batch_io *io,
+		  struct tr_submit_buf *sb, s64 ns_off,
+		  struct tr_submit_state *st, u64 *fixed_ns);
+void tr_par_learn(struct tr_instance *inst, u32 way, u32 nops, u64 ns,
+		  u64 fixed_ns);
 
 /* Offset of the caller's time namespace for the instance's clock. */
 s64 tr_timens_offset(const struct tr_instance *inst);

@@ -93,6 +93,44 @@ TRACE_EVENT(timerring_submit,
 		  __entry->ns)
 );
 
+/*
+ * A batch that could go inline or in parallel (submit_par.c), after it:
+ * the way it went, what it took, and the cost model as it learned from it.
+ */
+TRACE_EVENT(timerring_tier,
+	TP_PROTO(u32 inst, u32 nr, u32 way, u64 ns, u64 fixed_ns,
+		 u32 breakeven, u64 inline_ps, u64 par_ps, u64 model_fixed_ns),
+	TP_ARGS(inst, nr, way, ns, fixed_ns, breakeven, inline_ps, par_ps,
+		model_fixed_ns),
+	TP_STRUCT__entry(
+		__field(u32, inst)
+		__field(u32, nr)
+		__field(u32, way)
+		__field(u32, breakeven)
+		__field(u64, ns)
+		__field(u64, fixed_ns)
+		__field(u64, inline_ps)
+		__field(u64, par_ps)
+		__field(u64, model_fixed_ns)
+	),
+	TP_fast_assign(
+		__entry->inst = inst;
+		__entry->nr = nr;
+		__entry->way = way;
+		__entry->breakeven = breakeven;
+		__entry->ns = ns;
+		__entry->fixed_ns = fixed_ns;
+		__entry->inline_ps = inline_ps;
+		__entry->par_ps = par_ps;
+		__entry->model_fixed_ns = model_fixed_ns;
+	),
+	TP_printk("inst=%u nr=%u way=%s ns=%llu fixed_ns=%llu breakeven=%u inline_ps=%llu par_ps=%llu model_fixed_ns=%llu",
+		  __entry->inst, __entry->nr,
+		  __entry->way ? "parallel" : "inline",
+		  __entry->ns, __entry->fixed_ns, __entry->breakeven,
+		  __entry->inline_ps, __entry->par_ps, __entry->model_fixed_ns)
+);
+
 TRACE_EVENT(timerring_op,
 	TP_PROTO(u32 inst, u8 opcode, u32 id, u64 tick, u64 user_data,
 		 s32 res),

@@ -10,7 +10,9 @@
  * CANCEL_ALL in all shards; poll(), WAIT and its ready across rings; a
  * full ring holds back only its own shard and loses nothing; two threads
  * submitting to one instance against a model; the eventfd signalled from
- * shard 1, and ring 0's EVENTFD_DISABLED for all rings.
+ * shard 1, and ring 0's EVENTFD_DISABLED for all rings; parallel big
+ * batches: the same results again (eq.parallel), the SETUP flags, a fault
+ * part way, the learned break-even and the module parameter's override.
  */
 #include <errno.h>
 #include <poll.h>
@@ -428,6 +430,8 @@ FIXTURE(eq) {
 
 FIXTURE_VARIANT(eq) {
 	unsigned int flags;		/* TIMERRING_SUBMIT_* */
+	unsigned int setup;		/* SETUP flags of the sharded ones */
+	unsigned int max_ops;		/* of a random batch */
 	unsigned int bad_pct;		/* invalid ops */
 	unsigned int modify_pct;	/* MODIFYs, which never fail */
 	bool one_bad;			/* and one failing op a batch */
@@ -436,9 +440,23 @@ FIXTURE_VARIANT(eq) {
 
 FIXTURE_VARIANT_ADD(eq, mixed) {
 	.flags = 0,
+	.max_ops = EQ_MAX_OPS,
 	.bad_pct = 10,
 	.modify_pct = 28,
 	.seed = 0x5eed5eed0001ULL,
+};
+
+/*
+ * Every batch of more than one chunk on the sharded instances applied in
+ * parallel ("Parallel big batches"), CANCEL_ALLs among them.
+ */
+FIXTURE_VARIANT_ADD(eq, parallel) {
+	.flags = 0,
+	.setup = TIMERRING_SETUP_PAR_ALWAYS,
+	.max_ops = 3000,
+	.bad_pct = 10,
+	.modify_pct = 28,
+	.seed = 0x5eed5eed0003ULL,
 };
 
 /*
@@ -447,6 +465,8 @@ FIXTURE_VARIANT_ADD(eq, mixed) {
  */
 FIXTURE_VARIANT_ADD(eq, stop_on_error) {
 	.flags = TIMERRING_SUBMIT_STOP_ON_ERROR,
+	.setup = TIMERRING_SETUP_PAR_ALWAYS,
+	.max_ops = EQ_MAX_OPS,
 	.bad_pct = 0,
 	.modify_pct = 100,
 	.one_bad = true,
@@ -462,6 +482,8 @@ FIXTURE_SETUP(eq)
 		self->tr[i].fd = -1;
 	for (i = 0; i < EQ_INST; i++) {
 		sh_params(&p, eq_shards[i], EQ_IDS, EQ_IDS);
+		if (eq_shards[i] > 1)
+			p.flags |= variant->setup;
 		TR_OPEN_OR_SKIP(&self->tr[i], &p);
 		ASSERT_EQ(eq_shards[i], timerring_nr_shards(&self->tr[i]));
 	}
@@ -600,7 +622,7 @@ TEST_F_TIMEOUT(eq, same_as_one_shard, 120)
 	for (b = 0; b < EQ_BATCHES; b++) {
 		__u64 abs = now_ns(CLOCK_MONOTONIC) + 40 * NSEC_PER_SEC;
 
-		n = 1 + rnd_below(&seed, EQ_MAX_OPS);
+		n = 1 + rnd_below(&seed, variant->max_ops);
 		for (i = 0; i < n; i++) {
 			/* now and then the same op twice: EEXIST, ENOENT */
 			if (i && rnd_below(&seed, 20) == 0)
@@ -710,7 +732,21 @@ TEST_F_TIMEOUT(eq, same_as_one_shard, 120)
 		EXPECT_EQ(st[0].expired_total, st[j].expired_total);
 		EXPECT_EQ(st[0].ops_failed, st[j].ops_failed);
 		EXPECT_EQ(st[0].batches, st[j].batches);
+		/* STOP_ON_ERROR is never applied in parallel */
+		if (variant->flags & TIMERRING_SUBMIT_STOP_ON_ERROR) {
+			EXPECT_EQ(0, st[j].par_batches);
+		} else if (variant->setup) {
+			EXPECT_EQ(TIMERRING_PAR_ALWAYS, st[j].par_mode);
+			if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+				EXPECT_LT(EQ_BATCHES / 4, st[j].par_batches);
+			}
+		}
 	}
+	TH_LOG("parallel batches %llu and %llu, segments stolen %llu and %llu",
+	       (unsigned long long)st[1].par_batches,
+	       (unsigned long long)st[2].par_batches,
+	       (unsigned long long)st[1].par_stolen,
+	       (unsigned long long)st[2].par_stolen);
 	for (j = 0; j < EQ_INST; j++)
 		free(cqe[j]);
 	free(ring);
@@ -1248,6 +1284,186 @@ TEST_F(two, eventfd_shard1)
 	EXPECT_EQ(0, timerring_unregister_eventfd(tr));
 	close(efd);
 	timerring_close(tr);
+}
+
+/* Case 9: the parallel SETUP flags, one or the other. */
+TEST(par_flags)
+{
+	struct timerring_params p;
+	struct timerring_stats st;
+	struct timerring tr;
+
+	sh_params(&p, 2, 4096, 64);
+	p.flags |= TIMERRING_SETUP_PAR_NEVER | TIMERRING_SETUP_PAR_ALWAYS;
+	ASSERT_EQ(-EINVAL, timerring_open(&tr, &p));
+	sh_params(&p, 2, 4096, 64);
+	p.flags |= TIMERRING_SETUP_PAR_NEVER;
+	TR_OPEN_OR_SKIP(&tr, &p);
+	ASSERT_EQ(0, timerring_stats(&tr, &st));
+	EXPECT_EQ(TIMERRING_PAR_NEVER, st.par_mode);
+	EXPECT_EQ(TIMERRING_PAR_NONE, st.par_breakeven);
+	timerring_close(&tr);
+	/* one shard: nothing to do in parallel, whatever the flag */
+	sh_params(&p, 1, 4096, 64);
+	p.flags |= TIMERRING_SETUP_PAR_ALWAYS;
+	TR_OPEN_OR_SKIP(&tr, &p);
+	ASSERT_EQ(0, timerring_stats(&tr, &st));
+	EXPECT_EQ(TIMERRING_PAR_NEVER, st.par_mode);
+	timerring_close(&tr);
+}
+
+/*
+ * Case 10: a batch whose ops fault part way (a page of chunk PF_AT made
+ * inaccessible) stops before that chunk, in parallel exactly as inline:
+ * done, the results written and left, the timers armed.
+ */
+enum { PF_CHUNKS = 20, PF_AT = 12, PF_OPS = PF_CHUNKS * 256 };
+
+TEST_F_TIMEOUT(two, par_fault, 60)
+{
+	size_t len = PF_OPS * sizeof(struct timerring_op);
+	struct timerring_params p;
+	struct timerring_stats st;
+	struct timerring one, *tr[2] = { &one, &self->tr };
+	struct timerring_op *ops;
+	__s32 *res;
+	unsigned int i, j, done, failed;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	/* the fixture's instance, again with PAR_ALWAYS and more ids */
+	timerring_close(&self->tr);
+	self->tr.fd = -1;
+	sh_params(&p, 2, 8192, 64);
+	p.flags |= TIMERRING_SETUP_PAR_ALWAYS;
+	TR_OPEN_OR_SKIP(&self->tr, &p);
+	sh_params(&p, 1, 8192, 64);
+	TR_OPEN_OR_SKIP(&one, &p);
+
+	ops = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ops);
+	res = calloc(PF_OPS, sizeof(*res));
+	ASSERT_NE(NULL, res);
+	for (i = 0; i < PF_OPS; i++)
+		timerring_op_arm(&ops[i], i, HOUR_NS, 0, i, 0);
+	/* a page inside chunk PF_AT */
+	ASSERT_EQ(0, mprotect((char *)ops + ((PF_AT * 256 * 32 + 100) & ~(pg - 1)),
+			      pg, PROT_NONE));
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < PF_OPS; i++)
+			res[i] = INT32_MIN + 3;
+		ASSERT_EQ(PF_AT * 256, timerring_submit(tr[j], ops, PF_OPS, res,
+							0, &done, &failed))
+			TH_LOG("%u shard(s)", j + 1);
+		EXPECT_EQ(PF_AT * 256, done);
+		EXPECT_EQ(0, failed);
+		for (i = 0; i < PF_OPS; i++) {
+			if (i < PF_AT * 256) {
+				ASSERT_LE(0, res[i]) TH_LOG("op %u", i);
+			} else {
+				ASSERT_EQ(INT32_MIN + 3, res[i]) TH_LOG("op %u", i);
+			}
+		}
+		ASSERT_EQ(0, timerring_stats(tr[j], &st));
+		EXPECT_EQ(PF_AT * 256, st.armed_now);
+		EXPECT_EQ(PF_AT * 256, st.armed_total);
+		EXPECT_EQ(1, st.batches);
+		if (j && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+			EXPECT_EQ(1, st.par_batches);
+		}
+	}
+	/* the first chunk faults: nothing processed, EFAULT, in both ways */
+	for (j = 0; j < 2; j++) {
+		ASSERT_EQ(-EFAULT, timerring_submit(tr[j], ops + PF_AT * 256,
+						    PF_OPS - PF_AT * 256, res, 0,
+						    &done, &failed));
+		ASSERT_EQ(0, timerring_stats(tr[j], &st));
+		EXPECT_EQ(PF_AT * 256, st.armed_now);
+	}
+	munmap(ops, len);
+	free(res);
+	timerring_close(&one);
+}
+
+#define PAR_PARAM	"/sys/module/timerring/parameters/parallel"
+
+static int par_param(const char *v)
+{
+	FILE *f = fopen(PAR_PARAM, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(v, f) < 0 ? -1 : 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* MODIFYs of @n random ids of the fixture's 4096 an hour ahead. */
+static int par_batch(struct timerring *tr, uint64_t *seed, unsigned int n)
+{
+	static struct timerring_op ops[4096];
+	unsigned int i, done, failed;
+
+	for (i = 0; i < n; i++)
+		timerring_op_modify(&ops[i], rnd_below(seed, 4096), HOUR_NS, 0,
+				    i, 0);
+	return timerring_submit(tr, ops, n, NULL, 0, &done, &failed);
+}
+
+/*
+ * Case 11: learned, both ways are measured and a break-even follows from
+ * them; the module parameter overrides it: -1 never, N from N ops.
+ */
+TEST_F_TIMEOUT(two, par_learned, 120)
+{
+	struct timerring_stats st;
+	uint64_t seed = 0x7a11;
+	__u64 before;
+	unsigned int i;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: every batch is inline");
+	if (access(PAR_PARAM, W_OK))
+		SKIP(return, "no writable %s", PAR_PARAM);
+	ASSERT_EQ(0, par_param("0"));
+	for (i = 0; i < 40; i++)
+		ASSERT_EQ(2048, par_batch(&self->tr, &seed, 2048));
+	ASSERT_EQ(0, timerring_stats(&self->tr, &st));
+	TH_LOG("inline %llu ps/op, parallel %llu ps/op + %llu ns, break-even %u, %llu of 40 in parallel, %llu stolen",
+	       (unsigned long long)st.par_inline_ps,
+	       (unsigned long long)st.par_ps,
+	       (unsigned long long)st.par_fixed_ns, st.par_breakeven,
+	       (unsigned long long)st.par_batches,
+	       (unsigned long long)st.par_stolen);
+	EXPECT_EQ(TIMERRING_PAR_LEARNED, st.par_mode);
+	EXPECT_LT(0, st.par_inline_ps);
+	EXPECT_LT(0, st.par_ps);
+	/* the second batch, then one in 16 at least either way */
+	EXPECT_LE(3, st.par_batches);
+	EXPECT_GE(40 - 2, st.par_batches);
+	EXPECT_LT(256, st.par_breakeven);
+
+	ASSERT_EQ(0, par_param("-1"));
+	ASSERT_EQ(0, timerring_stats(&self->tr, &st));
+	EXPECT_EQ(TIMERRING_PAR_NEVER, st.par_mode);
+	EXPECT_EQ(TIMERRING_PAR_NONE, st.par_breakeven);
+	before = st.par_batches;
+	for (i = 0; i < 20; i++)
+		ASSERT_EQ(2048, par_batch(&self->tr, &seed, 2048));
+	ASSERT_EQ(0, timerring_stats(&self->tr, &st));
+	EXPECT_EQ(before, st.par_batches);
+
+	ASSERT_EQ(0, par_param("1000"));
+	ASSERT_EQ(0, timerring_stats(&self->tr, &st));
+	EXPECT_EQ(TIMERRING_PAR_FIXED, st.par_mode);
+	EXPECT_EQ(1000, st.par_breakeven);
+	ASSERT_EQ(999, par_batch(&self->tr, &seed, 999));
+	ASSERT_EQ(0, timerring_stats(&self->tr, &st));
+	EXPECT_EQ(before, st.par_batches);
+	ASSERT_EQ(1000, par_batch(&self->tr, &seed, 1000));
+	ASSERT_EQ(0, timerring_stats(&self->tr, &st));
+	EXPECT_EQ(before + 1, st.par_batches);
+	ASSERT_EQ(0, par_param("0"));
 }
 
 TEST_HARNESS_MAIN

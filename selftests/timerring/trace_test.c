@@ -22,7 +22,7 @@ static const char *const events[] = {
 	"timerring_setup", "timerring_teardown", "timerring_submit",
 	"timerring_op", "timerring_expire", "timerring_cascade",
 	"timerring_overflow", "timerring_wakeup", "timerring_impl_select",
-	"timerring_sq",
+	"timerring_sq", "timerring_tier",
 };
 
 /* Fields of the events (as in their format files). */
@@ -37,6 +37,8 @@ static const char *const event_fields[][8] = {
 	{ "inst", "posted" },
 	{ "phase", "impl", "forced", "break_even", "scalar_ps", "simd_ps" },
 	{ "inst", "applied", "failed", "left" },
+	{ "inst", "nr", "way", "breakeven", "ns", "fixed_ns", "inline_ps",
+	  "par_ps" },
 };
 
 /* The tracefs mount point with the timerring events, or NULL. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "core.h"
 #include "batch.h"
+#include "par.h"
 #include "pool.h"
 #include "tr_rand.h"
 
@@ -1027,9 +1028,255 @@ static void test_split(void)
 	}
 }
 
+/*
+ * par.c: participants of a parallel batch, run step by step in a random
+ * interleaving, as submit_par.c drives them (take, load, ready, pick and
+ * apply over several steps, results, put). Each shard's segments apply in
+ * the order of their chunks, never two at once; a barrier chunk alone and
+ * between the chunks before and after it; a chunk that fails to load
+ * stops every later one and none before it; a halt hands out no more;
+ * every run ends, and stealing happens.
+ */
+enum { PS_TAKE, PS_LOAD, PS_SERVE, PS_APPLY, PS_DONE };
+
+struct par_sim {
+	u32 state;
+	u32 wait;			/* steps left of a load or apply */
+	struct tr_par_item it;
+	bool helping;			/* took nothing more: help to the end */
+};
+
+static void test_par(void)
+{
+	static struct tr_batch_buf b[TR_PAR_MAX], sorted[TR_PAR_MAX];
+	static struct tr_split sp[TR_PAR_MAX];
+	static struct tr_par_chunk ch[TR_PAR_MAX];
+	struct tr_par_chunk *slots[TR_PAR_MAX];
+	static u32 applied[TIMERRING_SHARDS_MAX][TIMERRING_BATCH_MAX / 256];
+	static u32 segs_done[TIMERRING_BATCH_MAX / 256];
+	static u32 segs_of[TIMERRING_BATCH_MAX / 256];
+	static bool barrier_of[TIMERRING_BATCH_MAX / 256];
+	struct par_sim ps[TR_PAR_MAX];
+	static struct tr_par p;
+	u32 round, stolen_runs = 0;
+
+	tr_rand_seed(11);
+	for (round = 0; round < 3000; round++) {
+		u32 shards = 2 + rnd_below(round % 4 ? 6 : 62);
+		u32 np = 2 + rnd_below(TR_PAR_MAX - 1);
+		u32 nops = 257 + rnd_below(40 * 256);
+		u32 fail_at = rnd_below(4) ? U32_MAX : rnd_below(DIV_ROUND_UP(nops, 256));
+		u32 halt_step = rnd_below(3) ? U32_MAX : rnd_below(400);
+		u32 nchunks = DIV_ROUND_UP(nops, 256), i, k, step, active;
+		u32 halt_next = U32_MAX, applying = 0;
+		bool whole_on = false;
+
+		memset(applied, 0, sizeof(applied));
+		memset(segs_done, 0, sizeof(segs_done));
+		memset(ps, 0, sizeof(ps));
+		for (i = 0; i < np; i++) {
+			ch[i].b = &b[i];
+			ch[i].sorted = &sorted[i];
+			ch[i].split = &sp[i];
+			slots[i] = &ch[i];
+		}
+		tr_par_init(&p, shards, nops, slots, np);
+		for (step = 0; step < 2000000; step++) {
+			u32 me = rnd_below(np);
+			struct par_sim *m = &ps[me];
+			struct tr_par_chunk *c = &ch[me];
+
+			if (step == halt_step) {
+				tr_par_halt(&p);
+				halt_next = p.next;
+			}
+			for (active = 0, i = 0; i < np; i++)
+				active += ps[i].state != PS_DONE;
+			if (!active)
+				break;
+			switch (m->state) {
+			case PS_TAKE:
+				if (m->helping) {
+					if (!tr_par_in_flight(&p)) {
+						m->state = PS_DONE;
+						break;
+					}
+					m->state = PS_SERVE;
+					break;
+				}
+				if (tr_par_take(&p, c) != TR_PAR_TAKEN) {
+					m->helping = true;
+					break;
+				}
+				T_ASSERT(c->idx < nchunks && c->n ==
+					 min(256u, nops - c->idx * 256),
+					 "round %u", round);
+				m->state = PS_LOAD;
+				m->wait = rnd_below(4);
+				break;
+			case PS_LOAD:
+				if (m->wait--)
+					break;
+				if (c->idx == fail_at) {
+					tr_par_fail(&p, c);
+					m->helping = true;
+					m->state = PS_TAKE;
+					break;
+				}
+				for (i = 0; i < c->n; i++) {
+					b[me].ops[i].id = rnd_below(1 << 16);
+					b[me].ops[i].opcode = rnd_below(300) ?
+						rnd_below(3) : TIMERRING_OP_CANCEL_ALL;
+					b[me].out.verdict[i] = 0;
+				}
+				c->v = tr_split(c->split, c->b, c->sorted, c->n,
+						shards, false);
+				tr_par_ready(&p, c);
+				barrier_of[c->idx] = c->state == TR_PAR_BARRIER;
+				segs_of[c->idx] = c->left;
+				m->state = PS_SERVE;
+				break;
+			case PS_SERVE: {
+				struct tr_par_chunk *own = m->helping ? NULL : c;
+
+				if (own && (tr_par_finished(own) ||
+					    tr_par_dead(&p, own))) {
+					if (!tr_par_dead(&p, own))
+						T_ASSERT(segs_done[own->idx] ==
+							 segs_of[own->idx],
+							 "round %u", round);
+					tr_par_put(&p, own);
+					m->state = PS_TAKE;
+					break;
+				}
+				if (!own && !tr_par_in_flight(&p)) {
+					m->state = PS_DONE;
+					break;
+				}
+				if (!tr_par_pick(&p, me % shards, own, &m->it))
+					break;
+				k = m->it.shard;
+				if (m->it.seg == TR_PAR_WHOLE) {
+					T_ASSERT(!applying && m->it.ch == c &&
+						 barrier_of[c->idx],
+						 "round %u", round);
+					for (i = 0; i < c->idx; i++)
+						T_ASSERT(segs_done[i] == segs_of[i],
+							 "round %u chunk %u before barrier %u",
+							 round, i, c->idx);
+					whole_on = true;
+				} else {
+					T_ASSERT(!whole_on && !(applying & (1u << (k % 32))) ,
+						 "round %u shard %u twice", round, k);
+					T_ASSERT(m->it.ch->split->seg[m->it.seg].shard == k,
+						 "round %u", round);
+					/* a shard's segments in chunk order */
+					for (i = m->it.ch->idx + 1; i < nchunks; i++)
+						T_ASSERT(!applied[k][i],
+							 "round %u shard %u: chunk %u after %u",
+							 round, k, m->it.ch->idx, i);
+					if (shards <= 32)
+						applying |= 1u << k;
+				}
+				T_ASSERT(m->it.ch->idx < fail_at, "round %u", round);
+				m->state = PS_APPLY;
+				m->wait = rnd_below(5);
+				break;
+			}
+			case PS_APPLY:
+				if (m->wait--)
+					break;
+				if (m->it.seg == TR_PAR_WHOLE) {
+					whole_on = false;
+					for (k = 0; k < shards; k++)
+						applied[k][m->it.ch->idx] = 1;
+				} else {
+					applied[m->it.shard][m->it.ch->idx] = 1;
+					if (shards <= 32)
+						applying &= ~(1u << m->it.shard);
+				}
+				segs_done[m->it.ch->idx]++;
+				tr_par_applied(&p, &m->it);
+				m->state = PS_SERVE;
+				break;
+			}
+		}
+		T_ASSERT(step < 2000000, "round %u: no end (%u shards, %u parts)",
+			 round, shards, np);
+		T_ASSERT(!tr_par_in_flight(&p), "round %u", round);
+		/* chunks before the stop all applied, none after */
+		for (i = 0; i < nchunks; i++) {
+			bool before = i < fail_at && i < halt_next;
+
+			if (before)
+				T_ASSERT(segs_done[i] == segs_of[i] && segs_of[i],
+					 "round %u chunk %u: %u of %u", round, i,
+					 segs_done[i], segs_of[i]);
+			else if (i > fail_at || i >= halt_next)
+				T_ASSERT(!segs_done[i] || i < p.stop,
+					 "round %u chunk %u applied past the stop",
+					 round, i);
+		}
+		T_ASSERT(p.stop == min(fail_at, min(halt_next, nchunks)) ||
+			 (fail_at >= p.next && halt_next == U32_MAX &&
+			  p.stop == nchunks),
+			 "round %u stop %u", round, p.stop);
+		stolen_runs += p.stolen > 0;
+	}
+	T_ASSERT(stolen_runs > 100, "stealing in %u runs", stolen_runs);
+}
+
+/*
+ * tier.c: each way is tried first; the break-even is fixed / (inline -
+ * par) per op; none while parallel costs more per op; the other way is
+ * tried every TR_TIER_EXPLORE batches; the EWMAs follow a change.
+ */
+static void test_tier(void)
+{
+	struct tr_tier t;
+	u32 i, par = 0;
+
+	tr_tier_init(&t);
+	T_ASSERT(t.breakeven == TR_TIER_NEVER, "");
+	T_ASSERT(tr_tier_choose(&t, 65536) == TR_TIER_INLINE, "");
+	/* inline: 32 ns an op */
+	tr_tier_learn(&t, TR_TIER_INLINE, 65536, 65536ULL * 32, 0);
+	T_ASSERT(t.inline_ps == 32000, "%llu", ULL(t.inline_ps));
+	T_ASSERT(tr_tier_choose(&t, 65536) == TR_TIER_PAR, "");
+	/* parallel: 20 us fixed, then 16 ns an op */
+	tr_tier_learn(&t, TR_TIER_PAR, 65536, 20000 + 65536ULL * 16, 20000);
+	T_ASSERT(t.par_ps == 16000 && t.fixed_ns == 20000, "%llu %llu",
+		 ULL(t.par_ps), ULL(t.fixed_ns));
+	T_ASSERT(t.breakeven == 1250, "%u", t.breakeven);
+	for (i = 0; i < 4 * TR_TIER_EXPLORE; i++)
+		par += tr_tier_choose(&t, 1000) == TR_TIER_PAR;
+	T_ASSERT(par == 4, "1000 ops: %u of %u in parallel", par,
+		 4 * TR_TIER_EXPLORE);
+	for (i = 0, par = 0; i < 4 * TR_TIER_EXPLORE; i++)
+		par += tr_tier_choose(&t, 2000) == TR_TIER_PAR;
+	T_ASSERT(par == 4 * TR_TIER_EXPLORE - 4, "2000 ops: %u", par);
+	/* parallel gets slower than inline: no break-even after a while */
+	for (i = 0; i < 64; i++)
+		tr_tier_learn(&t, TR_TIER_PAR, 65536, 65536ULL * 40, 0);
+	T_ASSERT(t.breakeven == TR_TIER_NEVER && t.par_ps > 39000,
+		 "%u %llu", t.breakeven, ULL(t.par_ps));
+	T_ASSERT(tr_tier_choose(&t, 65536) == TR_TIER_INLINE ||
+		 t.since == 0, "");
+	/* and back: inline slower still */
+	for (i = 0; i < 64; i++)
+		tr_tier_learn(&t, TR_TIER_INLINE, 65536, 65536ULL * 80, 0);
+	T_ASSERT(t.breakeven != TR_TIER_NEVER, "%u", t.breakeven);
+	/* a parallel batch's fixed cost is never more than it took */
+	tr_tier_init(&t);
+	tr_tier_learn(&t, TR_TIER_INLINE, 1000, 1000, 0);
+	tr_tier_learn(&t, TR_TIER_PAR, 1000, 500, 900);
+	T_ASSERT(t.fixed_ns == 500 && t.par_ps == 0, "%llu %llu",
+		 ULL(t.fixed_ns), ULL(t.par_ps));
+}
+
 int main(void)
 {
-	printf("TAP version 13\n1..15\n");
+	printf("TAP version 13\n1..17\n");
 	run("wheel: placement, exact expiry at every level boundary",
 	    test_levels);
 	run("wheel: wrap-around at the end of each level rotation", test_wrap);
@@ -1048,6 +1295,8 @@ int main(void)
 	run("batch: verdicts", test_verdicts);
 	run("batch: ns to tick rounding", test_ticks);
 	run("split: segments by shard, stable, CANCEL_ALL alone", test_split);
+	run("par: shard order, barriers, stop, halt, stealing", test_par);
+	run("tier: break-even, exploration, change", test_tier);
 	printf("# %d passed, %d failed\n", tap_n - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;
 }

@@ -82,8 +82,17 @@
  * needs a timerring_params of at least TIMERRING_PARAMS_SIZE_VER1 bytes.
  */
 #define TIMERRING_SETUP_SQ		_BITUL(1)
+/*
+ * How the big batches of a sharded instance are applied (see "Parallel
+ * big batches" below): never in parallel, or always when they can be.
+ * Without either, the instance's cost model chooses. Both: EINVAL.
+ */
+#define TIMERRING_SETUP_PAR_NEVER	_BITUL(2)
+#define TIMERRING_SETUP_PAR_ALWAYS	_BITUL(3)
 #define TIMERRING_SETUP_ALL		(TIMERRING_SETUP_CLAMP | \
-					 TIMERRING_SETUP_SQ)
+					 TIMERRING_SETUP_SQ | \
+					 TIMERRING_SETUP_PAR_NEVER | \
+					 TIMERRING_SETUP_PAR_ALWAYS)
 
 /* numa_node value meaning "the node of the CPU calling SETUP". */
 #define TIMERRING_NODE_CURRENT		(-1)
@@ -137,6 +146,41 @@
  * max_timers, and 8 bytes per 4 KiB page its wheel may use), its ring and
  * a submit buffer (~17 KiB, ~31 KiB with more than one shard).
  */
+/*
+ * Parallel big batches. A SUBMIT of more than 256 ops to an instance of
+ * more than one shard, without TIMERRING_SUBMIT_STOP_ON_ERROR and not
+ * issued through io_uring's registered buffers or inline, can be applied
+ * in parallel: the submitter and up to min(shards, online CPUs, 8) - 1
+ * kernel workers (on the nodes of shards 1, 2, ...) each copy in, prepare
+ * and split chunks of 256 ops of their own, and apply the chunks' shard
+ * segments, each shard's in the order of the chunks, a free participant
+ * taking the pending segment of any shard. Each participant needs one of
+ * the instance's submit buffers (one per shard): with none free beside
+ * the submitter's, the batch is applied inline. The workers read the ops
+ * and write the results in the submitter's address space, and allocate
+ * as its memory cgroup. Results, done, failed, the CQEs and the handling
+ * of faults, signals and CANCEL_ALL are exactly as inline; so are the
+ * memory budget and its errors. A fault injected for the submitting task
+ * (fail-nth) applies only to what that task does itself.
+ *
+ * Which way a batch goes: TIMERRING_SETUP_PAR_NEVER (never in parallel),
+ * TIMERRING_SETUP_PAR_ALWAYS (whenever it can be), else the module
+ * parameter "parallel" (-1: never; N > 0: from N ops; 0, the default:
+ * learned). Learned, each instance measures what its batches cost either
+ * way (ps per op inline; ps per op and a fixed cost for starting and
+ * ending the workers in parallel) and applies in parallel the batches of
+ * at least the break-even size, fixed / (inline - parallel per op); it
+ * tries each way first, and every 16th batch the other way. STATS reports
+ * the mode, the break-even and the costs (par_* below), the tracepoint
+ * timerring:timerring_tier every such batch.
+ */
+#define TIMERRING_PAR_LEARNED		0U
+#define TIMERRING_PAR_NEVER		1U
+#define TIMERRING_PAR_ALWAYS		2U
+#define TIMERRING_PAR_FIXED		3U
+/* par_breakeven when no batch goes in parallel. */
+#define TIMERRING_PAR_NONE		0xffffffffU
+
 #define TIMERRING_SHARDS_MAX		64U
 #define TIMERRING_SHARDS_AUTO		0xffffffffU
 #define TIMERRING_SHARD_IDS		128U
@@ -642,11 +686,20 @@ struct timerring_stats {
 	/* VER2: shards; every counter above is the sum over them */
 	__u32 shards;
 	__u32 resv;
+	/* VER3: parallel big batches (see "Parallel big batches") */
+	__u64 par_batches;	/* batches applied in parallel */
+	__u64 par_stolen;	/* their segments applied off their home */
+	__u32 par_mode;		/* TIMERRING_PAR_* in force */
+	__u32 par_breakeven;	/* ops from which in parallel, or PAR_NONE */
+	__u64 par_inline_ps;	/* learned: ps per op inline (0: no sample) */
+	__u64 par_ps;		/* learned: ps per op in parallel */
+	__u64 par_fixed_ns;	/* learned: fixed cost of a parallel batch */
 };
 
 #define TIMERRING_STATS_SIZE_VER0	320
 #define TIMERRING_STATS_SIZE_VER1	352
 #define TIMERRING_STATS_SIZE_VER2	360
+#define TIMERRING_STATS_SIZE_VER3	408
 
 #define TIMERRING_IOC_MAGIC	0xB7
 #define TIMERRING_IOC_VERSION	_IOR(TIMERRING_IOC_MAGIC, 0, struct timerring_version)

@@ -53,6 +53,7 @@ typedef int64_t s64;
 #define min_t(t, a, b)	({ t _a = (a); t _b = (b); _a < _b ? _a : _b; })
 #define max_t(t, a, b)	({ t _a = (a); t _b = (b); _a > _b ? _a : _b; })
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
+#define DIV_ROUND_UP_ULL(n, d)	DIV_ROUND_UP((unsigned long long)(n), (d))
 #define check_add_overflow(a, b, d)	__builtin_add_overflow(a, b, d)
 #define check_mul_overflow(a, b, d)	__builtin_mul_overflow(a, b, d)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -91,6 +92,11 @@ static inline u64 div64_u64(u64 a, u64 b)
 	return a / b;
 }
 
+static inline u64 div_u64(u64 a, u32 b)
+{
+	return a / b;
+}
+
 static inline u64 div64_u64_rem(u64 a, u64 b, u64 *rem)
 {
 	*rem = a % b;
@@ -98,6 +104,7 @@ static inline u64 div64_u64_rem(u64 a, u64 b, u64 *rem)
 }
 
 #define BIT(n)		(1UL << (n))
+#define BIT_ULL(n)	(1ULL << (n))
 
 /* mul_u64_u64_shr() of <linux/math64.h> */
 static inline u64 mul_u64_u64_shr(u64 a, u64 b, unsigned int shift)
