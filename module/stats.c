@@ -201,10 +201,6 @@ static int tr_stats_show(struct seq_file *m, void *v)
 	}
 	seq_printf(m, "instances_open %llu\n", open);
 	seq_printf(m, "instances_closed %llu\n", tr_closed_instances);
-	/* the cost model of each open sharded instance (submit_par.c) */
-	list_for_each_entry(inst, &tr_instances, stats_link)
-		if (inst->nr_shards > 1)
-			tr_par_show(m, inst);
 	mutex_unlock(&tr_instances_lock);
 
 	seq_printf(m, "armed_now %llu\n", sum.armed_now);
@@ -232,6 +228,12 @@ static int tr_stats_show(struct seq_file *m, void *v)
 	for (i = 0; i < TIMERRING_LATENCY_BUCKETS; i++)
 		seq_printf(m, " %llu", sum.lateness_hist[i]);
 	seq_putc(m, '\n');
+	/* last: the cost model of each open sharded instance */
+	mutex_lock(&tr_instances_lock);
+	list_for_each_entry(inst, &tr_instances, stats_link)
+		if (inst->nr_shards > 1)
+			tr_par_show(m, inst);
+	mutex_unlock(&tr_instances_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(tr_stats);

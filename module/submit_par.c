@@ -76,6 +76,7 @@ struct tr_par_batch {
 	struct tr_par par;
 	u32 gen;
 	bool halted;
+	bool faulted;			/* a chunk could not be read */
 	int lost;
 	u32 done;
 	u32 failed;
@@ -97,7 +98,7 @@ struct tr_par_batch {
 /* The schedule changed: wake the participants. Called locked. */
 static void tr_par_changed(struct tr_par_batch *pb)
 {
-	pb->gen++;
+	WRITE_ONCE(pb->gen, pb->gen + 1);
 	wake_up_all(&pb->wq);
 }
 
@@ -116,7 +117,7 @@ static void tr_par_wait(struct tr_par_batch *pb, struct tr_par_part *part,
 		return;
 	spin_lock(&pb->lock);
 	tr_par_halt(&pb->par);
-	pb->halted = true;
+	WRITE_ONCE(pb->halted, true);
 	tr_par_changed(pb);
 	spin_unlock(&pb->lock);
 }
@@ -214,7 +215,7 @@ static void tr_par_participate(struct tr_par_batch *pb,
 		if (part == &pb->part[0] && pb->par.next &&
 		    fatal_signal_pending(current) && !pb->halted) {
 			tr_par_halt(&pb->par);
-			pb->halted = true;
+			WRITE_ONCE(pb->halted, true);
 			tr_par_changed(pb);
 		}
 		if (tr_par_take(&pb->par, ch) != TR_PAR_TAKEN) {
@@ -226,6 +227,7 @@ static void tr_par_participate(struct tr_par_batch *pb,
 		if (tr_par_load(pb, ch)) {
 			spin_lock(&pb->lock);
 			tr_par_fail(&pb->par, ch);
+			pb->faulted = true;
 			tr_par_changed(pb);
 			spin_unlock(&pb->lock);
 			break;
@@ -351,7 +353,7 @@ int tr_par_submit(struct tr_instance *inst, struct tr_batch_io *io,
 	mem_cgroup_put(pb->memcg);
 
 	/* a chunk that could not be read ended the batch, as inline */
-	if (pb->par.stop < pb->par.nr_chunks && !pb->halted)
+	if (pb->faulted)
 		ret = -EFAULT;
 	st->done = pb->done;
 	st->failed = pb->failed;
@@ -413,14 +415,15 @@ u32 tr_par_mode(struct tr_instance *inst, u32 *breakeven)
 {
 	int mode = READ_ONCE(tr_parallel);
 
+	if (inst->nr_shards > 1 &&
+	    inst->params.flags & TIMERRING_SETUP_PAR_ALWAYS) {
+		*breakeven = TR_BATCH_CHUNK + 1;
+		return TIMERRING_PAR_ALWAYS;
+	}
 	if (inst->nr_shards < 2 ||
 	    inst->params.flags & TIMERRING_SETUP_PAR_NEVER || mode < 0) {
 		*breakeven = TIMERRING_PAR_NONE;
 		return TIMERRING_PAR_NEVER;
-	}
-	if (inst->params.flags & TIMERRING_SETUP_PAR_ALWAYS) {
-		*breakeven = TR_BATCH_CHUNK + 1;
-		return TIMERRING_PAR_ALWAYS;
 	}
 	if (mode > 0) {
 		*breakeven = max_t(u32, mode, TR_BATCH_CHUNK + 1);

@@ -59,7 +59,7 @@ static struct trb *to_trb(struct bctx *x)
 }
 
 static struct trb *trb_new(int sys, unsigned int n, unsigned int bmax,
-			   bool sq, unsigned int shards)
+			   bool sq, unsigned int shards, unsigned int flags)
 {
 	struct timerring_params p;
 	struct trb *t = xcalloc(1, sizeof(*t));
@@ -69,7 +69,7 @@ static struct trb *trb_new(int sys, unsigned int n, unsigned int bmax,
 	p.max_timers = n;
 	p.cq_entries = cfg.cq_entries;
 	p.clockid = CLOCK_MONOTONIC;
-	p.flags = TIMERRING_SETUP_CLAMP;
+	p.flags = TIMERRING_SETUP_CLAMP | flags;
 	p.numa_node = TIMERRING_NODE_CURRENT;
 	if (sq) {
 		p.flags |= TIMERRING_SETUP_SQ;
@@ -103,14 +103,14 @@ fail:
 
 struct bctx *trb_open_ioctl(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards);
+	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards, 0);
 
 	return t ? &t->x : NULL;
 }
 
 struct bctx *trb_open_ucmd(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards);
+	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards, 0);
 	struct iovec iov;
 	int ret;
 
@@ -160,18 +160,21 @@ static void trb_warm(struct trb *t)
 
 struct bctx *trb_open_warm(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards);
+	struct trb *t = trb_new(sys, n, bmax, false, cfg.shards, 0);
 
 	if (t)
 		trb_warm(t);
 	return t ? &t->x : NULL;
 }
 
-/* An instance of @shards shards (ioctl), warmed if @warm. */
+/*
+ * An instance of @shards shards (ioctl) with the SETUP flags @flags (the
+ * way of its big batches), warmed if @warm.
+ */
 struct bctx *trb_open_shards(int sys, unsigned int n, unsigned int bmax,
-			     unsigned int shards, bool warm)
+			     unsigned int shards, unsigned int flags, bool warm)
 {
-	struct trb *t = trb_new(sys, n, bmax, false, shards);
+	struct trb *t = trb_new(sys, n, bmax, false, shards, flags);
 
 	if (t && warm)
 		trb_warm(t);
@@ -204,7 +207,7 @@ unsigned int trb_shards(struct bctx *x)
 
 struct bctx *trb_open_sq(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, true, 0);
+	struct trb *t = trb_new(sys, n, bmax, true, 0, 0);
 
 	if (t)
 		trb_warm(t);
@@ -213,7 +216,7 @@ struct bctx *trb_open_sq(int sys, unsigned int n, unsigned int bmax)
 
 struct bctx *trb_open_sq_cold(int sys, unsigned int n, unsigned int bmax)
 {
-	struct trb *t = trb_new(sys, n, bmax, true, 0);
+	struct trb *t = trb_new(sys, n, bmax, true, 0, 0);
 
 	return t ? &t->x : NULL;
 }

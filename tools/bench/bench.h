@@ -187,7 +187,7 @@ double trb_mem_bytes(struct bctx *x);
 unsigned long long trb_armed_now(struct bctx *x);
 void trb_count_errors(struct bctx *x);
 struct bctx *trb_open_shards(int sys, unsigned int n, unsigned int bmax,
-			     unsigned int shards, bool warm);
+			     unsigned int shards, unsigned int flags, bool warm);
 struct bctx *trb_clone(struct bctx *x);
 unsigned int trb_shards(struct bctx *x);
 

@@ -547,7 +547,9 @@ void run_expiry(int sys, const char *wl)
  *                  last CQE consumed, one consumer reading every ring;
  *   shards_batch   ARM of every id in random order in batches of 65536
  *                  ops by one thread, on warmed instances (then all
- *                  cancelled, untimed).
+ *                  cancelled, untimed): 1 shard, and 2 shards as the
+ *                  cost model chooses, inline (TIMERRING_SETUP_PAR_NEVER)
+ *                  and in parallel (TIMERRING_SETUP_PAR_ALWAYS).
  * Then shards_ratios: the ratios of the medians.
  */
 #define SHARD_ROUNDS	3
@@ -580,9 +582,9 @@ struct shard_inst {
 };
 
 static struct bctx *shard_open(unsigned int shards, unsigned int bmax,
-			       bool warm)
+			       unsigned int flags, bool warm)
 {
-	struct bctx *x = trb_open_shards(SYS_TR, N, bmax, shards, warm);
+	struct bctx *x = trb_open_shards(SYS_TR, N, bmax, shards, flags, warm);
 
 	if (!x)
 		die("timerring open, %u shards: %m", shards);
@@ -742,7 +744,7 @@ static double shard_herd(unsigned int shards, unsigned int *got,
 			 unsigned int *late)
 {
 	unsigned int i, j, n, b = cfg.conn_batch;
-	struct bctx *x = shard_open(shards, b, false);
+	struct bctx *x = shard_open(shards, b, 0, false);
 	const struct backend *be = x->be;
 	int64_t due, t1;
 
@@ -795,20 +797,30 @@ void run_shards(void)
 		{ 2, 2, SHARD_OWN }, { 2, 2, TIMERRING_SHARD_IDS },
 	};
 	enum { NMIX = sizeof(mix) / sizeof(mix[0]) };
+	/* big batches: 1 shard; 2 shards learned, inline, in parallel */
+	static const struct {
+		unsigned int shards, flags;
+		const char *way;
+	} big[] = {
+		{ 1, 0, "inline" }, { 2, 0, "learned" },
+		{ 2, TIMERRING_SETUP_PAR_NEVER, "inline" },
+		{ 2, TIMERRING_SETUP_PAR_ALWAYS, "parallel" },
+	};
+	enum { NBIG = sizeof(big) / sizeof(big[0]) };
 	double mns[NMIX][SHARD_ROUNDS], med[NMIX], hms[2][SHARD_ROUNDS];
-	double bns[2][SHARD_ROUNDS], hmed[2], bmed[2];
+	double bns[NBIG][SHARD_ROUNDS], hmed[2], bmed[NBIG];
 	unsigned int merr[NMIX] = { 0 }, hgot[2] = { 0 }, hlate[2] = { 0 };
-	unsigned int m = N / 2, r, c, k, berr[2];
+	unsigned int m = N / 2, r, c, k, berr[NBIG];
 	struct shard_inst si[2];
 	struct mixop *ops[SHARD_TH];
-	struct bctx *bx[2];
+	struct bctx *bx[NBIG];
 	int kc = kcomplaints(), kc1;
 
 	for (k = 0; k < SHARD_TH; k++)
 		ops[k] = xcalloc(m, sizeof(*ops[k]));
 	for (k = 0; k < 2; k++) {
 		si[k].shards = k + 1;
-		si[k].x = shard_open(k + 1, SHARD_BATCH, true);
+		si[k].x = shard_open(k + 1, SHARD_BATCH, 0, true);
 		si[k].armed = xcalloc(N, 1);
 		mix_warm(&si[k]);
 	}
@@ -860,18 +872,19 @@ void run_shards(void)
 		rec_end();
 	}
 
-	for (k = 0; k < 2; k++)
-		bx[k] = shard_open(k + 1, SHARD_BIG, true);
+	for (k = 0; k < NBIG; k++)
+		bx[k] = shard_open(big[k].shards, SHARD_BIG, big[k].flags, true);
 	for (r = 0; r < SHARD_ROUNDS; r++)
-		for (k = 0; k < 2; k++)
+		for (k = 0; k < NBIG; k++)
 			bns[k][r] = shard_batch(bx[k]);
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < NBIG; k++) {
 		berr[k] = bx[k]->errors;
 		bx[k]->be->close(bx[k]);
 	}
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < NBIG; k++) {
 		rec_begin(SYS_TR, "shards_batch", SHARD_BIG);
-		rec_num("shards", k + 1);
+		rec_num("shards", big[k].shards);
+		rec_str("way", big[k].way);
 		rec_num("ops", N);
 		rec_num("rounds", SHARD_ROUNDS);
 		bmed[k] = rec_rounds("ns_per_op", bns[k], SHARD_ROUNDS);
@@ -888,6 +901,8 @@ void run_shards(void)
 	/* time of 1 shard / 2 shards */
 	rec_num("herd_1s_2s", hmed[0] / hmed[1]);
 	rec_num("batch_1s_2s", bmed[0] / bmed[1]);
+	rec_num("batch_1s_2s_inline", bmed[0] / bmed[2]);
+	rec_num("batch_1s_2s_parallel", bmed[0] / bmed[3]);
 	rec_end();
 	kernel_log_rec(SYS_TR, "shards", 0, kc);
 }

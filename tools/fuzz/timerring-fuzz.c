@@ -88,7 +88,9 @@
  * threads phase): 0, 1, 2, 3, 4, 7, 16, 64 or TIMERRING_SHARDS_AUTO, and
  * out of range (above TIMERRING_SHARDS_MAX, above one per 128 ids of
  * max_timers, with and without TIMERRING_SETUP_CLAMP), with resv2 set,
- * with TIMERRING_SETUP_SQ. The answer is predicted exactly: EINVAL, or
+ * with TIMERRING_SETUP_SQ; half of them with TIMERRING_SETUP_PAR_ALWAYS
+ * (every batch past a chunk, one in ten, applied in parallel), some with
+ * _PAR_NEVER, and a few with both (EINVAL). The answer is predicted exactly: EINVAL, or
  * the count (AUTO is min(online CPUs, 64, ceil(max_timers / 128)), and 1
  * with TIMERRING_SETUP_SQ); so are cq_stride (page-aligned, at least a
  * ring) and mmap_size (every ring). A SETUP of VER0 or VER1 size,
@@ -1595,6 +1597,9 @@ static void gen_batch(struct fz *f, struct gen *g, int thread, int nthreads,
 	case 0:
 		n = 250 + below(g, MAX_BATCH - 250);	/* past a chunk */
 		break;
+	case 19:
+		n = 257 + below(g, MAX_BATCH - 257);	/* past a chunk */
+		break;
 	case 1:
 	case 2:
 		n = 9 + below(g, 40);
@@ -1723,6 +1728,9 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 			return -EINVAL;
 	if (in->flags & ~TIMERRING_SETUP_ALL)
 		return -EINVAL;
+	if ((in->flags & TIMERRING_SETUP_PAR_NEVER) &&
+	    (in->flags & TIMERRING_SETUP_PAR_ALWAYS))
+		return -EINVAL;
 	if (in->clockid != CLOCK_MONOTONIC && in->clockid != CLOCK_BOOTTIME)
 		return -EINVAL;
 	if (!out->resolution_ns)
@@ -1834,6 +1842,11 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid,
 		 * takes what max_timers allows (1 up to 128 ids), in half
 		 * the setups at least 2
 		 */
+		/* big batches in parallel always, never, or as learned */
+		if (chance(g, 50))
+			p->flags |= TIMERRING_SETUP_PAR_ALWAYS;
+		else if (chance(g, 20))
+			p->flags |= TIMERRING_SETUP_PAR_NEVER;
 		need = p->shards != TIMERRING_SHARDS_AUTO ? p->shards :
 		       1 + below(g, 2);
 		if (p->max_timers < need * TIMERRING_SHARD_IDS) {
@@ -1918,7 +1931,11 @@ static void gen_params(struct gen *g, struct timerring_params *p, bool valid,
 			p->flags |= TIMERRING_SETUP_CLAMP;
 		break;
 	case 13:
-		p->resv2 = 1U << below(g, 32);
+		if (below(g, 2))
+			p->resv2 = 1U << below(g, 32);
+		else
+			p->flags |= TIMERRING_SETUP_PAR_NEVER |
+				    TIMERRING_SETUP_PAR_ALWAYS;
 		break;
 	case 14:
 		/* the SQ ring with shards (AUTO: one, valid) */

@@ -156,7 +156,8 @@
  * segments, each shard's in the order of the chunks, a free participant
  * taking the pending segment of any shard. Each participant needs one of
  * the instance's submit buffers (one per shard): with none free beside
- * the submitter's, the batch is applied inline. The workers read the ops
+ * the submitter's (or one CPU online), the batch is applied inline. The
+ * submitter returns once every worker has ended. The workers read the ops
  * and write the results in the submitter's address space, and allocate
  * as its memory cgroup. Results, done, failed, the CQEs and the handling
  * of faults, signals and CANCEL_ALL are exactly as inline; so are the
