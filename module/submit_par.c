@@ -36,6 +36,7 @@
 #include <linux/kthread.h>
 #include <linux/memcontrol.h>
 #include <linux/moduleparam.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -103,12 +104,33 @@ static void tr_par_changed(struct tr_par_batch *pb)
 }
 
 /*
+ * A participant waits for another one's segment most of the time, a few
+ * us natively: it spins up to TR_PAR_SPIN_NS for the schedule to change
+ * before it sleeps, as a sleep and a wake-up cost about as much.
+ */
+#define TR_PAR_SPIN_NS		(30 * NSEC_PER_USEC)
+
+static bool tr_par_spin(struct tr_par_batch *pb, u32 gen)
+{
+	u64 end = local_clock() + TR_PAR_SPIN_NS;
+
+	while (READ_ONCE(pb->gen) == gen) {
+		if (need_resched() || local_clock() > end)
+			return false;
+		cpu_relax();
+	}
+	return true;
+}
+
+/*
  * Wait for the schedule to change from @gen. The submitter waits
  * killably until a fatal signal halts the batch, then as the others do.
  */
 static void tr_par_wait(struct tr_par_batch *pb, struct tr_par_part *part,
 			u32 gen)
 {
+	if (tr_par_spin(pb, gen))
+		return;
 	if (part != &pb->part[0] || READ_ONCE(pb->halted)) {
 		wait_event(pb->wq, READ_ONCE(pb->gen) != gen);
 		return;
