@@ -177,9 +177,6 @@ static int tr_check_params(struct timerring_params *p, size_t usize)
 
 	if (p->flags & ~TIMERRING_SETUP_ALL)
 		return -EINVAL;
-	if ((p->flags & TIMERRING_SETUP_PAR_NEVER) &&
-	    (p->flags & TIMERRING_SETUP_PAR_ALWAYS))
-		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(p->resv); i++)
 		if (p->resv[i])
 			return -EINVAL;

@@ -53,7 +53,8 @@
  * parallel: 0 (the default) lets each instance's cost model choose; -1
  * applies every batch inline; N > 0 applies the batches of at least N ops
  * that can go in parallel in parallel. The SETUP flags
- * TIMERRING_SETUP_PAR_NEVER and _ALWAYS override it for an instance.
+ * TIMERRING_SETUP_PAR_NEVER and _ALWAYS override it for an instance
+ * (NEVER if both).
  */
 static int tr_parallel;
 module_param_named(parallel, tr_parallel, int, 0644);
@@ -437,13 +438,16 @@ u32 tr_par_mode(struct tr_instance *inst, u32 *breakeven)
 {
 	int mode = READ_ONCE(tr_parallel);
 
-	if (inst->nr_shards > 1 &&
-	    inst->params.flags & TIMERRING_SETUP_PAR_ALWAYS) {
+	if (inst->nr_shards < 2 ||
+	    inst->params.flags & TIMERRING_SETUP_PAR_NEVER) {
+		*breakeven = TIMERRING_PAR_NONE;
+		return TIMERRING_PAR_NEVER;
+	}
+	if (inst->params.flags & TIMERRING_SETUP_PAR_ALWAYS) {
 		*breakeven = TR_BATCH_CHUNK + 1;
 		return TIMERRING_PAR_ALWAYS;
 	}
-	if (inst->nr_shards < 2 ||
-	    inst->params.flags & TIMERRING_SETUP_PAR_NEVER || mode < 0) {
+	if (mode < 0) {
 		*breakeven = TIMERRING_PAR_NONE;
 		return TIMERRING_PAR_NEVER;
 	}

@@ -90,7 +90,7 @@
  * max_timers, with and without TIMERRING_SETUP_CLAMP), with resv2 set,
  * with TIMERRING_SETUP_SQ; half of them with TIMERRING_SETUP_PAR_ALWAYS
  * (every batch past a chunk, one in ten, applied in parallel), some with
- * _PAR_NEVER, and a few with both (EINVAL). The answer is predicted exactly: EINVAL, or
+ * _PAR_NEVER, and a few with both (valid: NEVER wins). The answer is predicted exactly: EINVAL, or
  * the count (AUTO is min(online CPUs, 64, ceil(max_timers / 128)), and 1
  * with TIMERRING_SETUP_SQ); so are cq_stride (page-aligned, at least a
  * ring) and mmap_size (every ring). A SETUP of VER0 or VER1 size,
@@ -1727,9 +1727,6 @@ static int setup_expect(struct fz *f, const struct timerring_params *in,
 		if (in->resv[i])
 			return -EINVAL;
 	if (in->flags & ~TIMERRING_SETUP_ALL)
-		return -EINVAL;
-	if ((in->flags & TIMERRING_SETUP_PAR_NEVER) &&
-	    (in->flags & TIMERRING_SETUP_PAR_ALWAYS))
 		return -EINVAL;
 	if (in->clockid != CLOCK_MONOTONIC && in->clockid != CLOCK_BOOTTIME)
 		return -EINVAL;

@@ -85,7 +85,8 @@
 /*
  * How the big batches of a sharded instance are applied (see "Parallel
  * big batches" below): never in parallel, or always when they can be.
- * Without either, the instance's cost model chooses. Both: EINVAL.
+ * Without either, the instance's cost model chooses. With both, NEVER
+ * wins (so that TIMERRING_SETUP_ALL is a valid SETUP).
  */
 #define TIMERRING_SETUP_PAR_NEVER	_BITUL(2)
 #define TIMERRING_SETUP_PAR_ALWAYS	_BITUL(3)
