@@ -42,6 +42,11 @@
  * TR_PASS_BUDGET (4096) entries or TR_HOLD_NS (100 us) at a time; the
  * expiry after a segment holds it as long at most.
  *
+ * A batch of more than one chunk to a sharded instance may instead be
+ * applied in parallel, by the submitter and workers, each doing steps 1-6
+ * for chunks of its own (submit_par.c, which says when); tr_chunk_prep(),
+ * tr_seg_run() and tr_chunk_apply() are the steps both ways share.
+ *
  * A relative expiry is relative to the clock as read for its chunk, after
  * the chunk was copied in, so never before the caller's own clock read.
  *
